@@ -1,0 +1,59 @@
+"""Pictures a person would rather look at than read: training curves and confusion matrices."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edge_emotion.atomic import atomic_path
+from edge_emotion.errors import missing_extra
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise missing_extra("matplotlib", "train") from None
+    matplotlib.use("Agg")  # files only: works headless
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(history: dict[str, list[float]], target: Path) -> None:
+    """Train and validation accuracy and loss per epoch, side by side."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    for axis, metric in zip(axes, ("accuracy", "loss"), strict=False):
+        axis.plot(epochs, history[metric], label="train")
+        axis.plot(epochs, history[f"val_{metric}"], label="validation")
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+
+
+def plot_confusion(matrix: np.ndarray, names: Sequence[str], title: str, target: Path) -> None:
+    """The confusion matrix with each row normalised to recall, counts written in the cells."""
+    plt = _pyplot()
+    recall = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    figure, axis = plt.subplots(figsize=(6.5, 5.5))
+    image = axis.imshow(recall, cmap="Blues", vmin=0, vmax=1)
+    axis.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    axis.set_yticks(range(len(names)), names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    axis.set_title(title)
+    for (row, column), count in np.ndenumerate(matrix):
+        colour = "white" if recall[row, column] > 0.5 else "black"
+        axis.text(column, row, int(count), ha="center", va="center", color=colour, fontsize=8)
+    figure.colorbar(image, ax=axis, label="share of the true class")
+    figure.tight_layout()
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)

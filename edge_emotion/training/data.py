@@ -1,0 +1,229 @@
+"""Labelled 48x48 faces from FER2013's CSV, a folder-per-class image tree, and FER+ votes.
+
+Everything here is numpy: the loaders return uint8 images and labels, and the
+tf.data pipeline, the converter and the int8 check all start from these arrays.
+"""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.labels import CLASS_NAMES, NUM_CLASSES
+from edge_emotion.preprocess import INPUT_SIZE, resize_face, to_gray
+
+CSV_SPLITS = ("Training", "PublicTest", "PrivateTest")
+# Short names a user may type; folders use these names (train/, val/, test/).
+SPLIT_ALIASES = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+# FER+ vote columns, in the file's order, mapped to FER2013 class ids (None: no FER2013 class).
+FERPLUS_COLUMNS = (
+    ("neutral", 6), ("happiness", 3), ("surprise", 5), ("sadness", 4), ("anger", 0),
+    ("disgust", 1), ("fear", 2), ("contempt", None), ("unknown", None), ("NF", None),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FaceSet:
+    """Faces of one split: images (N, 48, 48) uint8, targets (N, 7) float32 rows summing to 1."""
+
+    images: np.ndarray
+    targets: np.ndarray
+    source: str
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Hard labels: the most likely class of each target row."""
+        return self.targets.argmax(axis=1)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, index: np.ndarray) -> "FaceSet":
+        return FaceSet(self.images[index], self.targets[index], self.source)
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+def canonical_split(split: str) -> str:
+    """'train', 'training', 'Training' -> 'Training'; an unknown name is an error."""
+    for name in CSV_SPLITS:
+        if split.lower() == name.lower():
+            return name
+    if split.lower() in SPLIT_ALIASES:
+        return SPLIT_ALIASES[split.lower()]
+    raise EdgeEmotionError(
+        f"unknown split {split!r}; use one of {', '.join(CSV_SPLITS)} (or {', '.join(SPLIT_ALIASES)})"
+    )
+
+
+def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndarray]:
+    try:
+        label = int(row["emotion"])
+    except (TypeError, ValueError):
+        raise EdgeEmotionError(f"{path}:{line}: emotion {row['emotion']!r} is not a number") from None
+    if not 0 <= label < NUM_CLASSES:
+        raise EdgeEmotionError(f"{path}:{line}: unknown label {label}; labels are 0..{NUM_CLASSES - 1}")
+    text = row["pixels"] or ""
+    try:
+        pixels = np.array(text.split(), dtype=np.int32)
+    except ValueError:
+        raise EdgeEmotionError(f"{path}:{line}: pixels must be integers 0..255") from None
+    if pixels.size != INPUT_SIZE * INPUT_SIZE:
+        raise EdgeEmotionError(
+            f"{path}:{line}: {pixels.size} pixels, expected {INPUT_SIZE * INPUT_SIZE} (48x48)"
+        )
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise EdgeEmotionError(f"{path}:{line}: pixel values must be in 0..255")
+    return label, pixels.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE)
+
+
+def read_fer_csv(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every split of a FER2013 CSV: {split: (row numbers, images, labels)}."""
+    if not path.is_file():
+        raise EdgeEmotionError(f"data file not found: {path}")
+    rows: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {}
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or ())
+        if missing:
+            raise EdgeEmotionError(
+                f"{path}: not a FER2013 CSV (missing column {', '.join(sorted(missing))}); "
+                "expected the header emotion,pixels,Usage"
+            )
+        for index, row in enumerate(reader):
+            label, image = _parse_row(row, index + 2, path)
+            numbers, images, labels = rows.setdefault(row["Usage"], ([], [], []))
+            numbers.append(index)
+            images.append(image)
+            labels.append(label)
+    return {
+        split: (np.array(numbers), np.stack(images), np.array(labels))
+        for split, (numbers, images, labels) in rows.items()
+    }
+
+
+def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.ndarray]:
+    """FER+ votes as FER2013-ordered targets: (targets (rows, 7), keep mask).
+
+    Rows whose plurality vote is unknown, not-a-face or contempt (no FER2013 class) are
+    dropped; ``soft`` keeps the vote distribution instead of the majority one-hot.
+    """
+    if not path.is_file():
+        raise EdgeEmotionError(f"FER+ file not found: {path}")
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        names = [name for name, _ in FERPLUS_COLUMNS]
+        if not set(names) <= set(reader.fieldnames or ()):
+            raise EdgeEmotionError(f"{path}: not a FER+ file (expected vote columns {','.join(names)})")
+        try:
+            votes = np.array([[float(row[n]) for n in names] for row in reader], dtype=np.float32)
+        except (TypeError, ValueError):
+            raise EdgeEmotionError(f"{path}: vote counts must be numbers") from None
+    if len(votes) != rows:
+        raise EdgeEmotionError(f"{path}: {len(votes)} rows, but the FER2013 CSV has {rows}")
+    keep = np.array([FERPLUS_COLUMNS[i][1] is not None for i in votes.argmax(axis=1)])
+    keep &= votes.sum(axis=1) > 0
+    targets = np.zeros((rows, NUM_CLASSES), dtype=np.float32)
+    for column, (_, class_id) in enumerate(FERPLUS_COLUMNS):
+        if class_id is not None:
+            targets[:, class_id] = votes[:, column]
+    if not soft:
+        targets = one_hot(targets.argmax(axis=1))
+    totals = targets.sum(axis=1, keepdims=True)
+    keep &= totals[:, 0] > 0
+    return np.divide(targets, totals, out=np.zeros_like(targets), where=totals > 0), keep
+
+
+def read_image_folder(folder: Path) -> FaceSet:
+    """A folder with one subfolder per class name (angry/, happy/, ...) of face images."""
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
+    if not subfolders:
+        raise EdgeEmotionError(
+            f"{folder}: no class folders; expected subfolders named {', '.join(CLASS_NAMES)}"
+        )
+    unknown = [p.name for p in subfolders if p.name.lower() not in CLASS_NAMES]
+    if unknown:
+        raise EdgeEmotionError(
+            f"{folder}: unknown class folder(s) {', '.join(unknown)}; "
+            f"class folders are named {', '.join(CLASS_NAMES)}"
+        )
+    images, labels = [], []
+    for subfolder in subfolders:
+        label = CLASS_NAMES.index(subfolder.name.lower())
+        for file in sorted(subfolder.iterdir()):
+            if file.name.startswith("."):
+                continue
+            image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+            if file.suffix.lower() not in IMAGE_SUFFIXES or image is None:
+                raise EdgeEmotionError(f"{file}: not an image (remove it from the data folder)")
+            images.append(resize_face(to_gray(image)))
+            labels.append(label)
+    if not images:
+        raise EdgeEmotionError(f"{folder}: the class folders hold no images")
+    return FaceSet(np.stack(images), one_hot(np.array(labels)), str(folder))
+
+
+def _folder_split(root: Path, split: str) -> Path:
+    """The subfolder of ``root`` that holds ``split``: train/ or Training/, val/, test/ ..."""
+    canonical = canonical_split(split)
+    names = {canonical.lower()} | {k for k, v in SPLIT_ALIASES.items() if v == canonical}
+    for child in sorted(p for p in root.iterdir() if p.is_dir()):
+        if child.name.lower() in names:
+            return child
+    if any(p.name.lower() in CLASS_NAMES for p in root.iterdir() if p.is_dir()):
+        return root
+    raise EdgeEmotionError(
+        f"{root}: no folder for split {canonical} (expected e.g. {root}/train/happy/*.png)"
+    )
+
+
+def load_faces(data: Path, split: str, ferplus: Path | None = None, soft: bool = False) -> FaceSet:
+    """One split of a FER2013 CSV or image tree, with FER+ targets when ``ferplus`` is given."""
+    if not data.exists():
+        raise EdgeEmotionError(f"data not found: {data}")
+    if data.is_dir():
+        if ferplus is not None:
+            raise EdgeEmotionError("FER+ labels go with the FER2013 CSV, not with an image folder")
+        return read_image_folder(_folder_split(data, split))
+    return load_csv_splits(data, [split], ferplus, soft)[canonical_split(split)]
+
+
+def load_csv_splits(
+    data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False
+) -> dict[str, FaceSet]:
+    """Several splits of one CSV, read once."""
+    table = read_fer_csv(data)
+    total = sum(len(numbers) for numbers, _, _ in table.values())
+    votes = ferplus_targets(ferplus, total, soft) if ferplus is not None else None
+    result = {}
+    for split in map(canonical_split, splits):
+        if split not in table:
+            raise EdgeEmotionError(f"{data}: split {split} is empty (Usage column has {', '.join(table)})")
+        numbers, images, labels = table[split]
+        if votes is None:
+            result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}")
+            continue
+        targets, keep = votes[0][numbers], votes[1][numbers]
+        result[split] = FaceSet(images[keep], targets[keep], f"{data}:{split}+FER+")
+    return result
+
+
+def stratified_sample(faces: FaceSet, count: int, seed: int) -> FaceSet:
+    """``count`` faces with the class mix of ``faces``, reproducible from ``seed``."""
+    if count >= len(faces):
+        return faces
+    rng = np.random.default_rng(seed)
+    labels = faces.labels
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        share = max(1, round(count * len(members) / len(faces)))
+        chosen.append(rng.choice(members, size=min(share, len(members)), replace=False))
+    index = np.concatenate(chosen)
+    return faces.subset(np.sort(rng.permutation(index)[:count]))

@@ -1,0 +1,91 @@
+"""Model architectures by name: ``build_model("seed")``; a new one is a decorated function.
+
+Every model takes (48, 48, 1) inputs scaled to 0..1 and ends in a softmax over the seven
+classes. The VGG family uses only ops that quantise to int8 and map to the Edge TPU
+(CONV_2D, MAX_POOL_2D, MEAN, FULLY_CONNECTED, RELU, SOFTMAX).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.labels import NUM_CLASSES
+from edge_emotion.preprocess import INPUT_SIZE
+from edge_emotion.training.keras_import import import_keras
+
+INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, 1)
+_REGISTRY: dict[str, Callable[[], Any]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
+    def add(builder: Callable[[], Any]) -> Callable[[], Any]:
+        _REGISTRY[name] = builder
+        return builder
+
+    return add
+
+
+def available() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def build_model(name: str) -> Any:
+    """A fresh, uncompiled keras.Model for the architecture ``name``."""
+    if name not in _REGISTRY:
+        raise EdgeEmotionError(f"unknown architecture {name!r}; choose one of: {', '.join(available())}")
+    return _REGISTRY[name]()
+
+
+@register("seed")
+def seed_cnn() -> Any:
+    """The classic FER2013 recipe: conv + max-pool + dropout blocks and a dense head."""
+    keras = import_keras()
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            keras.Input(INPUT_SHAPE),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.25),
+            layers.Conv2D(128, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(128, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(1024, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),
+        ],
+        name="seed",
+    )
+
+
+def vgg(width: int, dropout: float = 0.4) -> Any:
+    """Four VGG blocks (two 3x3 conv + batch norm + ReLU, then max-pool), global average pooling.
+
+    Channels double per block (width, 2w, 4w, 8w); batch norm folds into the convolutions
+    when converted, so the int8 model is plain CONV_2D + RELU.
+    """
+    keras = import_keras()
+    layers = keras.layers
+    stack = [keras.Input(INPUT_SHAPE)]
+    for block in range(4):
+        for _ in range(2):
+            stack += [
+                layers.Conv2D(width * 2**block, 3, padding="same", use_bias=False),
+                layers.BatchNormalization(),
+                layers.ReLU(),
+            ]
+        stack.append(layers.MaxPooling2D(2))
+    stack += [
+        layers.GlobalAveragePooling2D(),
+        layers.Dropout(dropout),
+        layers.Dense(NUM_CLASSES, activation="softmax", dtype="float32"),
+    ]
+    return keras.Sequential(stack, name=f"vgg{width}")
+
+
+for _width in (16, 24, 32):
+    register(f"vgg{_width}")(lambda width=_width: vgg(width))
