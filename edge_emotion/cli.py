@@ -38,13 +38,14 @@ def train_command(
         "runs/seed"
     ),
     arch: Annotated[
-        str, typer.Option(help="Architecture from the registry (seed, vgg16, vgg24, vgg32).")
+        str, typer.Option(help="Architecture from the registry (seed, vgg16, vgg20, vgg24, vgg32).")
     ] = "seed",
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-3,
     schedule: Annotated[str, typer.Option(help="Learning rate schedule: constant or cosine.")] = "constant",
     label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.0,
+    weight_decay: Annotated[float, typer.Option(min=0.0, help="Decoupled weight decay (AdamW-style).")] = 0.0,
     augment: Annotated[bool, typer.Option(help="Random flip, shift, rotation and zoom.")] = True,
     precision: Annotated[
         str, typer.Option(help="float32, or mixed_bfloat16 (faster on CPUs with AVX-512 bf16/AMX).")
@@ -67,7 +68,7 @@ def train_command(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
         ferplus=str(ferplus) if ferplus else None, soft_labels=soft_labels, epochs=epochs,
         batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
-        label_smoothing=label_smoothing, augment=augment, precision=precision, seed=seed,
+        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, precision=precision, seed=seed,
     )  # fmt: skip
     try:
         summary = train(config, out, resume=resume)
@@ -106,3 +107,146 @@ def evaluate_command(
         raise fail(error) from None
     print_scores(scores, f"{model} on {faces.source} ({len(faces)} faces)")
     typer.echo(f"report: {report}")
+
+
+@app.command("convert")
+def convert_command(
+    source: Annotated[Path, typer.Argument(help="A run folder (its best model) or a .keras file.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output .tflite (default: beside the source, named by mode).")
+    ] = None,
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Full-integer int8: weights, activations, input, output.")
+    ] = False,
+    float16: Annotated[bool, typer.Option("--float16", help="float16 weights (for comparison).")] = False,
+    data: DataOption = Path("fer2013.csv"),
+    calibration_faces: Annotated[
+        int, typer.Option(min=1, help="Training faces to calibrate int8 on (stratified).")
+    ] = 500,
+    check_data: Annotated[
+        Path | None, typer.Option(help="Data to check on, if not --data (CSV or folder).")
+    ] = None,
+    check_split: Annotated[
+        str, typer.Option(help="Split the float and converted models are compared on.")
+    ] = "PublicTest",
+    max_drop: Annotated[
+        float, typer.Option(help="Fail when accuracy drops more than this many points.")
+    ] = 1.0,
+    edgetpu: Annotated[
+        bool, typer.Option("--edgetpu", help="Static batch 1, then edgetpu_compiler if on PATH.")
+    ] = False,
+    seed: int = 0,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing output.")] = False,
+) -> None:
+    """Convert to TFLite and check it against the float model on the same faces."""
+    from edge_emotion.console import print_rows
+    from edge_emotion.convert.edgetpu import INSTALL_HINT, compile_for_edgetpu
+    from edge_emotion.convert.export import ConvertOptions, export
+
+    try:
+        if int8 and float16:
+            raise EdgeEmotionError("choose one of --int8 and --float16")
+        mode = "int8" if int8 else "float16" if float16 else "float32"
+        if edgetpu and mode != "int8":
+            raise EdgeEmotionError("--edgetpu needs --int8: the Edge TPU runs only full-integer models")
+        if not source.exists():
+            raise EdgeEmotionError(f"model not found: {source}")
+        target = out or (source if source.is_dir() else source.parent) / f"model_{mode}.tflite"
+        options = ConvertOptions(
+            mode=mode, data=data, calibration_faces=calibration_faces, seed=seed, check_data=check_data,
+            check_split=check_split, max_drop=max_drop, static_batch=edgetpu, force=force,
+        )  # fmt: skip
+        metadata, report = export(source, target, options)
+    except EdgeEmotionError as error:
+        raise fail(error) from None
+    check = metadata.check
+    print_rows(
+        f"float vs {mode} on {check['faces']} faces of {check['split']}",
+        ["model", "accuracy", "macro-F1", "size (KB)"],
+        [
+            {"model": "float (Keras)", "accuracy": check["float_accuracy"], "macro-F1": check["float_macro_f1"], "size (KB)": check["float_weight_bytes"] // 1024},
+            {"model": f"{mode} (TFLite)", "accuracy": check["converted_accuracy"], "macro-F1": check["converted_macro_f1"], "size (KB)": check["converted_bytes"] // 1024},
+        ],
+    )  # fmt: skip
+    typer.echo(
+        f"drop {check['drop_points']:.2f} points (max {max_drop}); top-1 agreement {check['top1_agreement']:.4f}; "
+        f"mean |prob diff| {check['mean_abs_prob_diff']}"
+    )
+    print_rows("Edge TPU op report", ["op", "count", "edgetpu"], report["ops"])
+    typer.echo(
+        f"Edge TPU ready: {report['edgetpu_ready']} (float tensors: {len(report['float_tensors'])}, "
+        f"dynamic shapes: {len(report['dynamic_shapes'])})"
+    )
+    typer.echo(f"wrote {target} and {target.with_suffix('.json')}")
+    if edgetpu:
+        try:
+            typer.echo(f"wrote {compile_for_edgetpu(target, target.parent)}")
+        except EdgeEmotionError as error:
+            typer.secho(f"warning: {error}", fg=typer.colors.YELLOW, err=True)
+            if str(error) != INSTALL_HINT:
+                raise typer.Exit(1) from None
+
+
+@app.command("run")
+def run_command(
+    camera: Annotated[int | None, typer.Option(help="Camera index (0 = /dev/video0).")] = None,
+    video: Annotated[Path | None, typer.Option(help="A video file.")] = None,
+    image: Annotated[Path | None, typer.Option(help="One image.")] = None,
+    folder: Annotated[Path | None, typer.Option("--dir", help="A folder of images.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")
+    ] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Interpreter threads.")] = 2,
+    edgetpu: Annotated[
+        bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")
+    ] = False,
+    detector: Annotated[str, typer.Option(help="Face detector: haar.")] = "haar",
+    largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = False,
+    smooth: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Weight of the past in the EMA (0 = none).")
+    ] = 0.6,
+    events: Annotated[Path | None, typer.Option(help="JSON lines events file (default: stdout).")] = None,
+    save: Annotated[
+        Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")
+    ] = None,
+    show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = False,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
+) -> None:
+    """Detect faces and recognise their emotions, live or on files; events as JSON lines."""
+    import json
+
+    from edge_emotion.device.loop import run_loop
+    from edge_emotion.device.recognizer import EmotionRecognizer
+    from edge_emotion.device.sources import open_camera, open_folder, open_image, open_video
+
+    chosen = [
+        (name, value)
+        for name, value in (("camera", camera), ("video", video), ("image", image), ("dir", folder))
+        if value is not None
+    ]
+    try:
+        if len(chosen) != 1:
+            raise EdgeEmotionError("give exactly one source: --camera N, --video F, --image F or --dir D")
+        kind, value = chosen[0]
+        live = kind in ("camera", "video")
+        recognizer = EmotionRecognizer(
+            model,
+            threads=threads,
+            edgetpu=edgetpu,
+            detector=detector,
+            largest=largest,
+            track=live,
+            smooth=smooth,
+        )
+        opener = {"camera": open_camera, "video": open_video, "image": open_image, "dir": open_folder}[kind]
+        source = opener(value)
+        summary = run_loop(source, recognizer, events=events, save=save, show=show, max_frames=max_frames)
+    except EdgeEmotionError as error:
+        raise fail(error) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    typer.echo(json.dumps({"summary": summary}), err=True)
+    if summary["source_lost"]:
+        typer.secho(
+            "warning: the camera was lost; stopped with the events so far", fg=typer.colors.YELLOW, err=True
+        )

@@ -34,6 +34,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     schedule: str = "constant"
     label_smoothing: float = 0.0
+    weight_decay: float = 0.0
     augment: bool = True
     precision: str = "float32"
     seed: int = 0
@@ -71,7 +72,9 @@ def compile_model(config: TrainConfig, steps_per_epoch: int) -> Any:
     keras.mixed_precision.set_global_policy(config.precision)
     model = build_model(config.arch)
     model.compile(
-        optimizer=keras.optimizers.Adam(_learning_rate(config, steps_per_epoch)),
+        optimizer=keras.optimizers.Adam(
+            _learning_rate(config, steps_per_epoch), weight_decay=config.weight_decay or None
+        ),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=["accuracy"],
     )

@@ -87,5 +87,5 @@ def vgg(width: int, dropout: float = 0.4) -> Any:
     return keras.Sequential(stack, name=f"vgg{width}")
 
 
-for _width in (16, 24, 32):
+for _width in (16, 20, 24, 32):
     register(f"vgg{_width}")(lambda width=_width: vgg(width))

@@ -1,0 +1,98 @@
+"""convert: a trained model -> a checked .tflite with its metadata, ready for the device."""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_emotion.atomic import atomic_path
+from edge_emotion.convert.check import compare
+from edge_emotion.convert.edgetpu import op_report
+from edge_emotion.convert.quantize import convert, representative_faces
+from edge_emotion.device.classifier import Classifier
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.metadata import ModelMetadata, write_metadata
+from edge_emotion.training.data import load_faces
+from edge_emotion.training.evaluate import predict_keras, predict_tflite
+from edge_emotion.training.keras_import import import_keras
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    mode: str = "int8"
+    data: Path = Path("fer2013.csv")
+    calibration_faces: int = 500
+    seed: int = 0
+    check_data: Path | None = None
+    check_split: str = "PublicTest"
+    max_drop: float = 1.0
+    static_batch: bool = False
+    force: bool = False
+
+
+def load_source(source: Path) -> tuple[Any, dict[str, Any]]:
+    """The float Keras model from a run folder or a .keras file, and what it came from."""
+    if source.is_dir():
+        from edge_emotion.training.run_folder import load_best_model
+
+        model, config = load_best_model(source)
+        return model, {"run": str(source), **config}
+    if source.suffix != ".keras" or not source.is_file():
+        raise EdgeEmotionError(f"{source}: not a model (give a run folder or a .keras file)")
+    try:
+        return import_keras().models.load_model(source), {"model": str(source)}
+    except (OSError, ValueError) as error:
+        raise EdgeEmotionError(f"{source}: not a Keras model ({error})") from None
+
+
+def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetadata, dict[str, Any]]:
+    """Convert, score both models on the same faces, and keep the .tflite only if the check passes.
+
+    Returns the metadata written beside the model and the Edge TPU op report.
+    """
+    if out.exists() and not options.force:
+        raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
+    if out.suffix != ".tflite":
+        raise EdgeEmotionError(f"{out}: the output name must end in .tflite")
+    model, origin = load_source(source)
+    representative = None
+    if options.mode == "int8":
+        representative = representative_faces(options.data, options.calibration_faces, options.seed)
+    log.info("converting %s to %s", source, options.mode)
+    content = convert(model, options.mode, representative, static_batch=options.static_batch)
+    faces = load_faces(options.check_data or options.data, options.check_split)
+    float_probs = predict_keras(model, faces)
+    with atomic_path(out) as temporary:
+        temporary.write_bytes(content)
+        check = compare(float_probs, predict_tflite(temporary, faces), faces.labels)
+        check.update(
+            split=faces.source,
+            float_weight_bytes=4 * int(model.count_params()),
+            converted_bytes=len(content),
+            max_drop_points=options.max_drop,
+        )
+        if check["drop_points"] > options.max_drop:
+            raise EdgeEmotionError(
+                f"{options.mode} model loses {check['drop_points']:.2f} points of accuracy "
+                f"({check['float_accuracy']:.4f} -> {check['converted_accuracy']:.4f}), more than "
+                f"--max-drop {options.max_drop}; nothing written"
+            )
+        report = op_report(temporary)
+        classifier = Classifier(temporary)
+        metadata = ModelMetadata(
+            input_size=classifier.input_size,
+            quantization=options.mode,
+            input_quantization=_quantization(classifier.input),
+            output_quantization=_quantization(classifier.output),
+            source={**origin, "calibration_faces": 0 if representative is None else len(representative)},
+            check=check,
+        )
+        write_metadata(out, metadata)  # the sidecar first: the model appears only with its metadata
+    return metadata, report
+
+
+def _quantization(detail: dict[str, Any]) -> dict[str, float]:
+    scale, zero_point = detail["quantization"]
+    return {"scale": float(scale), "zero_point": int(zero_point)} if scale else {}

@@ -1,0 +1,80 @@
+"""Keras model -> TFLite bytes: full-integer int8 calibrated on real faces, float16, or float32."""
+
+import contextlib
+import io
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.preprocess import INPUT_SIZE, scale
+from edge_emotion.training.data import load_faces, stratified_sample
+from edge_emotion.training.keras_import import import_keras, import_tf
+
+MODES = ("int8", "float16", "float32")
+EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
+
+
+def representative_faces(data: Path, count: int, seed: int, split: str = "Training") -> np.ndarray:
+    """``count`` training faces, stratified by class and seeded, through the shared preprocessing."""
+    faces = load_faces(data, split)
+    if len(faces) == 0:
+        raise EdgeEmotionError(f"{data}: no faces in split {split} to calibrate on")
+    return scale(stratified_sample(faces, count, seed).images)
+
+
+def check_input_shape(model: Any) -> None:
+    shape = tuple(model.input_shape[1:])
+    if shape != EXPECTED_INPUT:
+        raise EdgeEmotionError(f"model input is {shape}, expected {EXPECTED_INPUT} (48x48 grey faces)")
+
+
+def convert(
+    model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False
+) -> bytes:
+    """The model as TFLite.
+
+    int8 uses only built-in int8 kernels with int8 input and output, so a layer that
+    cannot be quantised fails the conversion instead of staying float. ``static_batch``
+    fixes the batch at 1, as the Edge TPU compiler needs; otherwise it stays dynamic so
+    the device can classify every face of a frame in one call.
+    """
+    if mode not in MODES:
+        raise EdgeEmotionError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    check_input_shape(model)
+    tf = import_tf()
+    if static_batch:
+        keras = import_keras()
+        inputs = keras.Input(EXPECTED_INPUT, batch_size=1)
+        model = keras.Model(inputs, model(inputs), name=model.name)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        if representative is None or len(representative) == 0:
+            raise EdgeEmotionError("int8 conversion needs representative faces to calibrate on")
+        if representative.shape[1:] != EXPECTED_INPUT:
+            raise EdgeEmotionError(
+                f"representative faces are {representative.shape[1:]}, expected {EXPECTED_INPUT}"
+            )
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: _one_at_a_time(representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the converter warns about input statistics it never needs
+            return converter.convert()
+    except Exception as error:  # the converter raises ConverterError and plain RuntimeErrors
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EdgeEmotionError(f"TFLite conversion ({mode}) failed: {first_line}") from None
+
+
+def _one_at_a_time(faces: np.ndarray) -> Iterator[list[np.ndarray]]:
+    for face in faces:
+        yield [face[np.newaxis]]

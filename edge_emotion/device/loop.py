@@ -1,0 +1,55 @@
+"""The live loop: read -> recognise -> emit events -> draw -> save/show, with the source closed in finally."""
+
+import contextlib
+import time
+from pathlib import Path
+
+from edge_emotion.device.annotate import annotate
+from edge_emotion.device.events import EventWriter, frame_event
+from edge_emotion.device.outputs import AnnotatedOutput
+from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.sources import FrameSource
+from edge_emotion.device.stats import RunStats
+from edge_emotion.device.viewer import Viewer
+
+
+def run_loop(
+    source: FrameSource,
+    recognizer: EmotionRecognizer,
+    *,
+    events: Path | None = None,
+    save: Path | None = None,
+    show: bool = False,
+    max_frames: int | None = None,
+) -> dict:
+    """Process frames until the source ends, ``max_frames``, or q in the window; return the run's stats."""
+    stats, writer = RunStats(), EventWriter(events)
+    viewer = Viewer() if show else None
+    try:
+        with AnnotatedOutput(save, source.kind, source.fps) if save else contextlib.nullcontext() as output:
+            frames = iter(source.frames())
+            while max_frames is None or stats.frames < max_frames:
+                started = time.perf_counter()
+                frame = next(frames, None)
+                if frame is None:
+                    break
+                latency = {"capture": time.perf_counter() - started}
+                faces = recognizer.predict(frame.image)
+                latency.update(recognizer.last_latency)
+                stats.add(latency)
+                writer.write(frame_event(frame, faces, latency))
+                if output is None and viewer is None:
+                    continue
+                annotated = annotate(
+                    frame.image, faces, stats.fps if source.kind in ("camera", "video") else None
+                )
+                if output is not None:
+                    output.write(frame, annotated)
+                if viewer is not None and not viewer.show(annotated):
+                    break
+    finally:
+        source.close()
+        writer.close()
+        if viewer is not None:
+            viewer.close()
+    return {**stats.summary(), "source_lost": bool(getattr(source, "lost", False))}

@@ -1,0 +1,98 @@
+"""The engine behind ``edge-emotion run`` and the Python API: frame -> faces -> emotions.
+
+from edge_emotion.device.recognizer import EmotionRecognizer
+faces = EmotionRecognizer().predict(cv2.imread("group.jpg"))
+"""
+
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.detector import Box, FaceDetector, make_detector
+from edge_emotion.device.tracker import IouTracker
+from edge_emotion.preprocess import face_to_input
+
+SHIPPED_MODEL = "emotion_int8.tflite"
+
+
+def shipped_model() -> Path:
+    """The int8 model trained by the project and installed with the package."""
+    return Path(str(resources.files("edge_emotion") / "models" / SHIPPED_MODEL))
+
+
+@dataclass(frozen=True)
+class Face:
+    box: Box  # x, y, width, height in frame pixels
+    score: float  # detection score, 0..1
+    probabilities: dict[str, float]  # class name -> probability (smoothed when tracking)
+    label: str
+    id: int | None = None  # stays the same while the face stays in view (tracking only)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "box": list(self.box),
+            "score": round(self.score, 4),
+            "label": self.label,
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+class EmotionRecognizer:
+    """Detect every face in a BGR frame and classify it with the int8 model.
+
+    With ``track=True`` (the live loop) faces keep ids across frames and their probabilities
+    are smoothed over time; with ``track=False`` each call stands alone (photos).
+    ``last_latency`` holds the seconds spent detecting and classifying in the last call.
+    """
+
+    def __init__(
+        self,
+        model: Path | str | None = None,
+        *,
+        threads: int = 2,
+        edgetpu: bool = False,
+        detector: FaceDetector | str = "haar",
+        largest: bool = False,
+        track: bool = False,
+        smooth: float = 0.6,
+    ) -> None:
+        self.classifier = Classifier(
+            Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu
+        )
+        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.largest = largest
+        self.tracker = IouTracker(smooth=smooth) if track else None
+        self.last_latency = {"detect": 0.0, "classify": 0.0}
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.classifier.class_names
+
+    def predict(self, frame: np.ndarray) -> list[Face]:
+        started = time.perf_counter()
+        detections = self.detector.detect(frame)
+        if self.largest and detections:
+            detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
+        detected = time.perf_counter()
+        size = self.classifier.input_size
+        crops = [frame[y : y + h, x : x + w] for x, y, w, h in (d.box for d in detections)]
+        inputs = (
+            np.stack([face_to_input(crop, size) for crop in crops]) if crops else np.zeros((0, size, size, 1))
+        )
+        probabilities = self.classifier.predict(inputs.astype(np.float32))
+        ids: list[int | None] = [None] * len(detections)
+        if self.tracker is not None:
+            tracks = self.tracker.update([d.box for d in detections], probabilities)
+            probabilities = np.array([t.probabilities for t in tracks]).reshape(probabilities.shape)
+            ids = [t.id for t in tracks]
+        self.last_latency = {"detect": detected - started, "classify": time.perf_counter() - detected}
+        names = self.class_names
+        return [
+            Face(d.box, d.score, dict(zip(names, map(float, p), strict=True)), names[int(p.argmax())], i)
+            for d, p, i in zip(detections, probabilities, ids, strict=True)
+        ]

@@ -1,0 +1,148 @@
+"""Where frames come from: a camera, a video file, an image, or a folder of images."""
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from edge_emotion.errors import EdgeEmotionError
+
+log = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    timestamp: float  # seconds: since the start for a camera, position in a video, 0 for images
+    name: str  # where the frame came from (file name, or camera:N)
+    image: np.ndarray  # BGR
+
+
+class FrameSource(Protocol):
+    kind: str  # camera, video, image or dir
+    fps: float | None  # the source's own rate, for writing video
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+class CaptureSource:
+    """A cv2.VideoCapture-like device or file.
+
+    A camera that stops giving frames is reopened up to ``retries`` times, ``retry_delay``
+    seconds apart; after that the source ends cleanly (``lost`` is set) and the run keeps
+    what it has. A video's first failed read is its end.
+    """
+
+    def __init__(
+        self,
+        opener: Callable[[], Any],
+        name: str,
+        *,
+        live: bool,
+        retries: int = 3,
+        retry_delay: float = 0.5,
+    ) -> None:
+        self.opener, self.name, self.live = opener, name, live
+        self.kind = "camera" if live else "video"
+        self.retries, self.retry_delay = retries, retry_delay
+        self.lost = False
+        self.capture = opener()
+        if not self.capture.isOpened():
+            what = f"camera {name} not found or busy" if live else f"cannot open video {name}"
+            raise EdgeEmotionError(
+                f"{what}; check the {'index (ls /dev/video*)' if live else 'path and format'}"
+            )
+        rate = float(self.capture.get(cv2.CAP_PROP_FPS) or 0)
+        self.fps = rate if rate > 0 else None
+
+    def _reopen(self) -> bool:
+        for attempt in range(1, self.retries + 1):
+            log.warning("camera %s gave no frame; reopening (%d/%d)", self.name, attempt, self.retries)
+            self.capture.release()
+            time.sleep(self.retry_delay)
+            self.capture = self.opener()
+            if self.capture.isOpened():
+                ok, image = self.capture.read()
+                if ok and image is not None:
+                    self._pending = image
+                    return True
+        return False
+
+    def frames(self) -> Iterator[Frame]:
+        started = time.monotonic()
+        index = 0
+        self._pending: np.ndarray | None = None
+        while True:
+            if self._pending is not None:
+                ok, image, self._pending = True, self._pending, None
+            else:
+                ok, image = self.capture.read()
+            if not ok or image is None:
+                if not self.live:
+                    if index == 0:
+                        raise EdgeEmotionError(f"cannot read video {self.name}: no frame decoded")
+                    return
+                if not self._reopen():
+                    self.lost = True
+                    log.warning("camera %s lost; stopping with the frames so far", self.name)
+                    return
+                continue
+            position = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            timestamp = time.monotonic() - started if self.live else position
+            yield Frame(index, timestamp, self.name, image)
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class ImageSource:
+    """Still images: one file (``--image``) or every image in a folder (``--dir``)."""
+
+    fps = None
+
+    def __init__(self, paths: list[Path], kind: str) -> None:
+        self.paths, self.kind = paths, kind
+
+    def frames(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.paths):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise EdgeEmotionError(f"{path}: not an image OpenCV can read")
+            yield Frame(index, 0.0, path.name, image)
+
+    def close(self) -> None:
+        pass
+
+
+def open_camera(index: int) -> CaptureSource:
+    return CaptureSource(lambda: cv2.VideoCapture(index), str(index), live=True)
+
+
+def open_video(path: Path) -> CaptureSource:
+    if not path.is_file():
+        raise EdgeEmotionError(f"video not found: {path}")
+    return CaptureSource(lambda: cv2.VideoCapture(str(path)), str(path), live=False)
+
+
+def open_image(path: Path) -> ImageSource:
+    if not path.is_file():
+        raise EdgeEmotionError(f"image not found: {path}")
+    return ImageSource([path], "image")
+
+
+def open_folder(folder: Path) -> ImageSource:
+    if not folder.is_dir():
+        raise EdgeEmotionError(f"folder not found: {folder}")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise EdgeEmotionError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return ImageSource(paths, "dir")

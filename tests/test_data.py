@@ -1,0 +1,125 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.labels import CLASS_NAMES
+from edge_emotion.training.data import (
+    ferplus_targets,
+    load_csv_splits,
+    load_faces,
+    stratified_sample,
+)
+
+PIXELS = " ".join(["7"] * 2304)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "faces.csv"
+    path.write_text(text)
+    return path
+
+
+def test_csv_splits_have_images_and_labels(fer_csv: Path) -> None:
+    splits = load_csv_splits(fer_csv, ["Training", "PublicTest", "PrivateTest"])
+    train = splits["Training"]
+    assert train.images.shape == (30 * 7, 48, 48)
+    assert train.images.dtype == np.uint8
+    assert np.bincount(train.labels).tolist() == [30] * 7
+    assert np.allclose(train.targets.sum(axis=1), 1.0)
+    assert len(splits["PublicTest"]) == 8 * 7
+
+
+def test_split_aliases(fer_csv: Path) -> None:
+    assert len(load_faces(fer_csv, "val")) == len(load_faces(fer_csv, "publictest")) == 56
+    with pytest.raises(EdgeEmotionError, match="unknown split"):
+        load_faces(fer_csv, "holdout")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("emotion,pixels\n1,2 3\n", "missing column Usage"),
+        (f"emotion,pixels,Usage\n9,{PIXELS},Training\n", "unknown label 9"),
+        (f"emotion,pixels,Usage\nhappy,{PIXELS},Training\n", "is not a number"),
+        ("emotion,pixels,Usage\n1,1 2 3,Training\n", "3 pixels, expected 2304"),
+        (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', 'x', 1)},Training\n", "integers"),
+        (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', '300', 1)},Training\n", "0..255"),
+    ],
+)
+def test_malformed_csv_names_the_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(EdgeEmotionError, match=message):
+        load_faces(write(tmp_path, text), "Training")
+
+
+def test_empty_split_and_missing_file(tmp_path: Path) -> None:
+    path = write(tmp_path, f"emotion,pixels,Usage\n1,{PIXELS},Training\n")
+    with pytest.raises(EdgeEmotionError, match="split PublicTest is empty"):
+        load_faces(path, "PublicTest")
+    with pytest.raises(EdgeEmotionError, match="not found"):
+        load_faces(tmp_path / "absent.csv", "Training")
+
+
+def test_image_tree(image_tree: Path) -> None:
+    train = load_faces(image_tree, "Training")
+    test = load_faces(image_tree, "test")
+    assert train.images.shape == (6 * 7, 48, 48)
+    assert len(test) == 3 * 7
+    assert sorted(set(train.labels.tolist())) == list(range(7))
+
+
+def test_image_tree_errors(tmp_path: Path) -> None:
+    (tmp_path / "train" / "joy").mkdir(parents=True)
+    with pytest.raises(EdgeEmotionError, match="unknown class folder"):
+        load_faces(tmp_path, "train")
+    (tmp_path / "train" / "joy").rmdir()
+    (tmp_path / "train" / "happy").mkdir()
+    (tmp_path / "train" / "happy" / "notes.txt").write_text("not a face")
+    with pytest.raises(EdgeEmotionError, match="not an image"):
+        load_faces(tmp_path, "train")
+
+
+def test_image_tree_resizes_and_greys(tmp_path: Path) -> None:
+    folder = tmp_path / "sad"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "big.jpg"), np.full((96, 80, 3), 120, np.uint8))
+    faces = load_faces(tmp_path, "test")
+    assert faces.images.shape == (1, 48, 48)
+    assert faces.labels.tolist() == [CLASS_NAMES.index("sad")]
+
+
+def test_ferplus_majority_soft_and_dropped_rows(tmp_path: Path) -> None:
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+    rows = [
+        "Training,a,0,8,2,0,0,0,0,0,0,0",  # happy by majority
+        "Training,b,1,0,0,0,0,0,0,0,9,0",  # unknown: dropped
+        "Training,c,0,0,0,0,0,0,0,0,0,10",  # not a face: dropped
+        "Training,d,4,0,0,0,6,0,0,0,0,0",  # angry 0.6 / neutral 0.4
+    ]
+    path = write(tmp_path, header + "\n".join(rows) + "\n")
+    hard, keep = ferplus_targets(path, 4, soft=False)
+    assert keep.tolist() == [True, False, False, True]
+    assert hard[0].argmax() == CLASS_NAMES.index("happy")
+    soft, _ = ferplus_targets(path, 4, soft=True)
+    assert soft[3][CLASS_NAMES.index("angry")] == pytest.approx(0.6)
+    assert soft[3][CLASS_NAMES.index("neutral")] == pytest.approx(0.4)
+    with pytest.raises(EdgeEmotionError, match="4 rows, but the FER2013 CSV has 5"):
+        ferplus_targets(path, 5, soft=False)
+
+
+def test_stratified_sample_keeps_class_mix_and_is_seeded(fer_csv: Path) -> None:
+    faces = load_faces(fer_csv, "Training")
+    sample = stratified_sample(faces, 70, seed=3)
+    assert len(sample) == 70
+    assert np.bincount(sample.labels).tolist() == [10] * 7
+    again = stratified_sample(faces, 70, seed=3)
+    assert np.array_equal(sample.images, again.images)
+    assert not np.array_equal(sample.images, stratified_sample(faces, 70, seed=4).images)
+
+
+def test_real_fer2013_class_counts(real_fer_csv: Path) -> None:
+    splits = load_csv_splits(real_fer_csv, ["Training", "PrivateTest"])
+    assert np.bincount(splits["Training"].labels).tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
+    assert len(splits["PrivateTest"]) == 3589
