@@ -1,0 +1,209 @@
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge_emotion.cli import app
+from edge_emotion.device.detector import Detection
+from edge_emotion.device.loop import run_loop
+from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.sources import CaptureSource
+
+runner = CliRunner()
+
+
+class FakeCapture:
+    """cv2.VideoCapture's interface over generated frames; ``fail_after`` frames, then reads fail."""
+
+    def __init__(self, frames: int, fail_after: int | None = None, opened: bool = True) -> None:
+        self.frames, self.fail_after, self.opened, self.read_count = frames, fail_after, opened, 0
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return self.opened
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.read_count >= self.frames or (self.fail_after is not None and self.read_count >= self.fail_after):
+            return False, None
+        self.read_count += 1
+        return True, np.full((120, 160, 3), 90, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+    def release(self) -> None:
+        self.opened = False
+
+
+class ScriptedDetector:
+    """One face per frame at a slowly moving box, none on the frames listed in ``empty``."""
+
+    def __init__(self, empty: set[int] = frozenset()) -> None:
+        self.empty, self.calls = empty, 0
+
+    def detect(self, frame: np.ndarray) -> list[Detection]:
+        index, self.calls = self.calls, self.calls + 1
+        return [] if index in self.empty else [Detection((20 + index, 20, 60, 60), 0.9)]
+
+
+def camera(captures: list[FakeCapture]) -> CaptureSource:
+    queue = iter(captures)
+    return CaptureSource(lambda: next(queue), "fake", live=True, retries=2, retry_delay=0.0)
+
+
+def recognizer(model: Path, **options: object) -> EmotionRecognizer:
+    return EmotionRecognizer(model, detector=ScriptedDetector(**options), track=True)
+
+
+def read_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6)
+    lines = read_events(events)
+    assert [e["frame"] for e in lines] == list(range(6))
+    assert [len(e["faces"]) for e in lines] == [1, 1, 1, 0, 0, 1]
+    face = lines[0]["faces"][0]
+    assert face["id"] == 1 and face["box"] == [20, 20, 60, 60] and face["score"] == 0.9
+    assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(1, abs=0.03)
+    assert lines[2]["faces"][0]["id"] == 1 and lines[5]["faces"][0]["id"] == 1  # kept across the gap
+    assert set(lines[0]["latency_ms"]) == {"capture", "detect", "classify"}
+    assert summary["frames"] == 6 and summary["source_lost"] is False
+    assert set(summary["latency_ms"]["classify"]) == {"median", "p95"}
+
+
+def test_camera_lost_mid_run_stops_cleanly_with_events_kept(int8_model: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    dead = [FakeCapture(0, opened=False), FakeCapture(0, opened=False)]
+    summary = run_loop(camera([FakeCapture(100, fail_after=4), *dead]), recognizer(int8_model), events=events)
+    assert summary["source_lost"] is True and summary["frames"] == 4
+    assert len(read_events(events)) == 4
+
+
+def test_camera_that_comes_back_is_reopened(int8_model: Path, tmp_path: Path) -> None:
+    source = camera([FakeCapture(100, fail_after=3), FakeCapture(0, opened=False), FakeCapture(5)])
+    summary = run_loop(source, recognizer(int8_model), events=tmp_path / "e.jsonl", max_frames=8)
+    assert summary["source_lost"] is False and summary["frames"] == 8
+
+
+def test_absent_camera_is_a_clear_error(int8_model: Path) -> None:
+    result = runner.invoke(app, ["run", "--camera", "57", "--model", str(int8_model)])
+    assert result.exit_code == 1 and "camera 57 not found" in result.output
+
+
+def write_video(path: Path, frames: int, image: np.ndarray) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (image.shape[1], image.shape[0]))
+    for index in range(frames):
+        writer.write(np.roll(image, 2 * index, axis=1))
+    writer.release()
+    return path
+
+
+def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "clip.avi", 8, cv2.resize(cv2.imread(str(astronaut)), (320, 320)))
+    out, events = tmp_path / "out.mp4", tmp_path / "events.jsonl"
+    args = ["run", "--video", str(clip), "--model", str(int8_model), "--save", str(out), "--events", str(events)]
+    result = runner.invoke(app, [*args, "--max-frames", "6"])
+    assert result.exit_code == 0, result.output
+    lines = read_events(events)
+    assert len(lines) == 6
+    assert all(len(e["faces"]) == 1 for e in lines)
+    assert len({e["faces"][0]["id"] for e in lines}) == 1  # one face, one id for the whole clip
+    saved = cv2.VideoCapture(str(out))
+    assert int(saved.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_image_in_annotated_image_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+    out = tmp_path / "annotated.png"
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)])
+    assert result.exit_code == 0, result.output
+    event = json.loads(result.stdout.splitlines()[0])
+    (face,) = event["faces"]
+    x, y, w, h = face["box"]
+    assert abs(x - 177) < 15 and abs(y - 66) < 15 and 80 < w < 115  # Eileen Collins' face
+    annotated, original = cv2.imread(str(out)), cv2.imread(str(astronaut))
+    assert annotated.shape == original.shape and not np.array_equal(annotated, original)
+
+
+def test_folder_of_images(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), cv2.imread(str(astronaut)))
+    cv2.imwrite(str(folder / "blank.png"), np.zeros((100, 100, 3), np.uint8))
+    result = runner.invoke(app, ["run", "--dir", str(folder), "--model", str(int8_model), "--save", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    faces = [len(json.loads(line)["faces"]) for line in result.stdout.splitlines()]
+    assert faces == [1, 0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "blank.png"]
+
+
+def test_show_without_a_display_runs_headless(int8_model: Path, astronaut: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--show"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (["--image", "{text}"], "not an image"),
+        (["--video", "{text}"], "cannot"),
+        (["--image", "{tmp}/absent.png"], "image not found"),
+        (["--dir", "{tmp}/absent"], "folder not found"),
+        (["--image", "{text}", "--video", "{text}"], "exactly one source"),
+        ([], "exactly one source"),
+    ],
+)
+def test_bad_sources(source: list[str], message: str, int8_model: Path, tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a picture")
+    args = [a.format(text=text, tmp=tmp_path) for a in source]
+    result = runner.invoke(app, ["run", *args, "--model", str(int8_model)])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_missing_or_wrong_model(astronaut: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(tmp_path / "none.tflite")])
+    assert result.exit_code == 1 and "model not found" in result.output
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer")
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(junk)])
+    assert result.exit_code == 1 and "not a TFLite model" in result.output
+
+
+def test_model_with_an_unexpected_input_is_refused(tmp_path: Path) -> None:
+    from edge_emotion.errors import EdgeEmotionError
+    from edge_emotion.training.keras_import import import_keras, import_tf
+
+    keras, tf = import_keras(), import_tf()
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])
+    path = tmp_path / "rgb.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with pytest.raises(EdgeEmotionError, match="not a square grey image"):
+        EmotionRecognizer(path)
+
+
+def test_python_api(int8_model: Path, astronaut: Path) -> None:
+    faces = EmotionRecognizer(int8_model).predict(cv2.imread(str(astronaut)))
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.id is None and 0.5 <= face.score <= 1.0
+    assert list(face.probabilities) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert face.label == max(face.probabilities, key=face.probabilities.get)
+
+
+def test_largest_keeps_one_face(int8_model: Path, astronaut: Path) -> None:
+    image = cv2.imread(str(astronaut))
+    small = cv2.resize(image, (300, 300))
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    canvas[:300, :300], canvas[180:, 340:] = small, small
+    assert len(EmotionRecognizer(int8_model).predict(canvas)) == 2
+    (face,) = EmotionRecognizer(int8_model, largest=True).predict(canvas)
+    assert face.box[2] * face.box[3] > 0
