@@ -21,11 +21,13 @@ class FakeCapture:
     def __init__(self, frames: int, fail_after: int | None = None, opened: bool = True) -> None:
         self.frames, self.fail_after, self.opened, self.read_count = frames, fail_after, opened, 0
 
-    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+    def isOpened(self) -> bool:
         return self.opened
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.read_count >= self.frames or (self.fail_after is not None and self.read_count >= self.fail_after):
+        if self.read_count >= self.frames or (
+            self.fail_after is not None and self.read_count >= self.fail_after
+        ):
             return False, None
         self.read_count += 1
         return True, np.full((120, 160, 3), 90, np.uint8)
@@ -63,13 +65,17 @@ def read_events(path: Path) -> list[dict]:
 
 def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6)
+    summary = run_loop(
+        camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6
+    )
     lines = read_events(events)
     assert [e["frame"] for e in lines] == list(range(6))
     assert [len(e["faces"]) for e in lines] == [1, 1, 1, 0, 0, 1]
     face = lines[0]["faces"][0]
     assert face["id"] == 1 and face["box"] == [20, 20, 60, 60] and face["score"] == 0.9
-    assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(1, abs=0.03)
+    assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(
+        1, abs=0.03
+    )
     assert lines[2]["faces"][0]["id"] == 1 and lines[5]["faces"][0]["id"] == 1  # kept across the gap
     assert set(lines[0]["latency_ms"]) == {"capture", "detect", "classify"}
     assert summary["frames"] == 6 and summary["source_lost"] is False
@@ -106,7 +112,17 @@ def write_video(path: Path, frames: int, image: np.ndarray) -> Path:
 def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
     clip = write_video(tmp_path / "clip.avi", 8, cv2.resize(cv2.imread(str(astronaut)), (320, 320)))
     out, events = tmp_path / "out.mp4", tmp_path / "events.jsonl"
-    args = ["run", "--video", str(clip), "--model", str(int8_model), "--save", str(out), "--events", str(events)]
+    args = [
+        "run",
+        "--video",
+        str(clip),
+        "--model",
+        str(int8_model),
+        "--save",
+        str(out),
+        "--events",
+        str(events),
+    ]
     result = runner.invoke(app, [*args, "--max-frames", "6"])
     assert result.exit_code == 0, result.output
     lines = read_events(events)
@@ -120,7 +136,9 @@ def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Pa
 
 def test_image_in_annotated_image_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
     out = tmp_path / "annotated.png"
-    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)])
+    result = runner.invoke(
+        app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)]
+    )
     assert result.exit_code == 0, result.output
     event = json.loads(result.stdout.splitlines()[0])
     (face,) = event["faces"]
@@ -135,14 +153,18 @@ def test_folder_of_images(int8_model: Path, astronaut: Path, tmp_path: Path) -> 
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), cv2.imread(str(astronaut)))
     cv2.imwrite(str(folder / "blank.png"), np.zeros((100, 100, 3), np.uint8))
-    result = runner.invoke(app, ["run", "--dir", str(folder), "--model", str(int8_model), "--save", str(tmp_path / "out")])
+    result = runner.invoke(
+        app, ["run", "--dir", str(folder), "--model", str(int8_model), "--save", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     faces = [len(json.loads(line)["faces"]) for line in result.stdout.splitlines()]
     assert faces == [1, 0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "blank.png"]
 
 
-def test_show_without_a_display_runs_headless(int8_model: Path, astronaut: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_show_without_a_display_runs_headless(
+    int8_model: Path, astronaut: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--show"])
@@ -183,7 +205,9 @@ def test_model_with_an_unexpected_input_is_refused(tmp_path: Path) -> None:
     from edge_emotion.training.keras_import import import_keras, import_tf
 
     keras, tf = import_keras(), import_tf()
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])
+    model = keras.Sequential(
+        [keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)]
+    )
     path = tmp_path / "rgb.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     with pytest.raises(EdgeEmotionError, match="not a square grey image"):
