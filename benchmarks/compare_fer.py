@@ -76,9 +76,7 @@ def main() -> None:
             "accuracy": round(scores.accuracy, 4),
             "macro_f1": round(scores.macro_f1, 4),
             **{
-                f"faces_per_second_{threads}_threads": round(
-                    batch1_faces_per_second(make(threads).predict, inputs), 1
-                )
+                f"faces_per_second_{threads}_threads": round(batch1_faces_per_second(make(threads).predict, inputs), 1)
                 for threads in (1, 2)
             },
         }

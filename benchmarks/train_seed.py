@@ -23,9 +23,7 @@ def main() -> None:
     data = fer_csv()
     config = TrainConfig(data=str(data), arch="seed", epochs=args.epochs, precision=args.precision)
     summary = train(config, args.out, resume=(args.out / "state.json").is_file())
-    figures = {
-        "command": f"edge-emotion train --arch seed --epochs {args.epochs} --precision {args.precision}"
-    }
+    figures = {"command": f"edge-emotion train --arch seed --epochs {args.epochs} --precision {args.precision}"}
     figures["train"] = summary
     for split in ("PublicTest", "PrivateTest"):
         faces = load_faces(data, split)

@@ -52,9 +52,7 @@ def train_command(
     ] = "float32",
     train_split: Annotated[str, typer.Option(help="Split to train on.")] = "Training",
     val_split: Annotated[str, typer.Option(help="Split that picks the best epoch.")] = "PublicTest",
-    ferplus: Annotated[
-        Path | None, typer.Option(help="FER+ votes (fer2013new.csv) to use as labels.")
-    ] = None,
+    ferplus: Annotated[Path | None, typer.Option(help="FER+ votes (fer2013new.csv) to use as labels.")] = None,
     soft_labels: Annotated[
         bool, typer.Option(help="With --ferplus: vote distributions instead of majority labels.")
     ] = False,
@@ -123,15 +121,11 @@ def convert_command(
     calibration_faces: Annotated[
         int, typer.Option(min=1, help="Training faces to calibrate int8 on (stratified).")
     ] = 500,
-    check_data: Annotated[
-        Path | None, typer.Option(help="Data to check on, if not --data (CSV or folder).")
-    ] = None,
+    check_data: Annotated[Path | None, typer.Option(help="Data to check on, if not --data (CSV or folder).")] = None,
     check_split: Annotated[
         str, typer.Option(help="Split the float and converted models are compared on.")
     ] = "PublicTest",
-    max_drop: Annotated[
-        float, typer.Option(help="Fail when accuracy drops more than this many points.")
-    ] = 1.0,
+    max_drop: Annotated[float, typer.Option(help="Fail when accuracy drops more than this many points.")] = 1.0,
     edgetpu: Annotated[
         bool, typer.Option("--edgetpu", help="Static batch 1, then edgetpu_compiler if on PATH.")
     ] = False,
@@ -160,14 +154,15 @@ def convert_command(
     except EdgeEmotionError as error:
         raise fail(error) from None
     check = metadata.check
+    rows = [
+        ("float (Keras)", check["float_accuracy"], check["float_macro_f1"], check["float_weight_bytes"]),
+        (f"{mode} (TFLite)", check["converted_accuracy"], check["converted_macro_f1"], check["converted_bytes"]),
+    ]
     print_rows(
         f"float vs {mode} on {check['faces']} faces of {check['split']}",
         ["model", "accuracy", "macro-F1", "size (KB)"],
-        [
-            {"model": "float (Keras)", "accuracy": check["float_accuracy"], "macro-F1": check["float_macro_f1"], "size (KB)": check["float_weight_bytes"] // 1024},
-            {"model": f"{mode} (TFLite)", "accuracy": check["converted_accuracy"], "macro-F1": check["converted_macro_f1"], "size (KB)": check["converted_bytes"] // 1024},
-        ],
-    )  # fmt: skip
+        [{"model": m, "accuracy": a, "macro-F1": f, "size (KB)": b // 1024} for m, a, f, b in rows],
+    )
     typer.echo(
         f"drop {check['drop_points']:.2f} points (max {max_drop}); top-1 agreement {check['top1_agreement']:.4f}; "
         f"mean |prob diff| {check['mean_abs_prob_diff']}"
@@ -193,22 +188,14 @@ def run_command(
     video: Annotated[Path | None, typer.Option(help="A video file.")] = None,
     image: Annotated[Path | None, typer.Option(help="One image.")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="A folder of images.")] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")
-    ] = None,
+    model: Annotated[Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Interpreter threads.")] = 2,
-    edgetpu: Annotated[
-        bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")
-    ] = False,
+    edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
     detector: Annotated[str, typer.Option(help="Face detector: haar.")] = "haar",
     largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = False,
-    smooth: Annotated[
-        float, typer.Option(min=0.0, max=0.99, help="Weight of the past in the EMA (0 = none).")
-    ] = 0.6,
+    smooth: Annotated[float, typer.Option(min=0.0, max=0.99, help="Weight of the past in the EMA (0 = none).")] = 0.6,
     events: Annotated[Path | None, typer.Option(help="JSON lines events file (default: stdout).")] = None,
-    save: Annotated[
-        Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")
-    ] = None,
+    save: Annotated[Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")] = None,
     show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = False,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
 ) -> None:
@@ -247,6 +234,4 @@ def run_command(
         raise typer.Exit(130) from None
     typer.echo(json.dumps({"summary": summary}), err=True)
     if summary["source_lost"]:
-        typer.secho(
-            "warning: the camera was lost; stopped with the events so far", fg=typer.colors.YELLOW, err=True
-        )
+        typer.secho("warning: the camera was lost; stopped with the events so far", fg=typer.colors.YELLOW, err=True)

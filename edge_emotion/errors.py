@@ -7,6 +7,4 @@ class EdgeEmotionError(Exception):
 
 def missing_extra(package: str, extra: str) -> EdgeEmotionError:
     """The error for an optional dependency that is not installed, with the command that installs it."""
-    return EdgeEmotionError(
-        f"{package} is not installed; install it with: pip install 'edge-emotion[{extra}]'"
-    )
+    return EdgeEmotionError(f"{package} is not installed; install it with: pip install 'edge-emotion[{extra}]'")

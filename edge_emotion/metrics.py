@@ -38,9 +38,7 @@ def score(probabilities: np.ndarray, labels: np.ndarray, names: Sequence[str] = 
     hits = np.diag(confusion).astype(np.float64)
     precision = hits / np.maximum(confusion.sum(axis=0), 1)
     recall = hits / np.maximum(confusion.sum(axis=1), 1)
-    f1 = np.divide(
-        2 * precision * recall, precision + recall, out=np.zeros(classes), where=precision + recall > 0
-    )
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(classes), where=precision + recall > 0)
     present = confusion.sum(axis=1) > 0
     chosen = np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, 1.0)
     return Scores(

@@ -93,9 +93,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, fer_csv: Path, tiny_ar
     from edge_emotion.training.fit import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
-    config = TrainConfig(
-        data=str(fer_csv), arch=tiny_arch, epochs=12, batch_size=16, learning_rate=3e-3, augment=False
-    )
+    config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=12, batch_size=16, learning_rate=3e-3, augment=False)
     train(config, out)
     return out
 
@@ -125,7 +123,5 @@ def real_fer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"FER2013 not present at {REAL_DATA}")
     pytest.importorskip("PIL", reason="unpack.py needs Pillow")
     target = tmp_path_factory.mktemp("fer") / "fer2013.csv"
-    subprocess.run(
-        [sys.executable, str(REAL_DATA / "unpack.py"), str(target)], check=True, capture_output=True
-    )
+    subprocess.run([sys.executable, str(REAL_DATA / "unpack.py"), str(target)], check=True, capture_output=True)
     return target

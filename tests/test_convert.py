@@ -66,9 +66,7 @@ def test_cli_convert_float16_and_the_table(trained_run: Path, fer_csv: Path, tmp
 def test_max_drop_fails_loudly_and_writes_nothing(trained_run: Path, fer_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "strict.tflite"
     # A negative allowance fails any conversion that is not strictly better than its float model.
-    result = convert(
-        str(trained_run), "--int8", "--data", str(fer_csv), "--out", str(out), "--max-drop", "-50"
-    )
+    result = convert(str(trained_run), "--int8", "--data", str(fer_csv), "--out", str(out), "--max-drop", "-50")
     assert result.exit_code == 1
     assert "nothing written" in result.output
     assert list(tmp_path.iterdir()) == []
@@ -92,13 +90,9 @@ def test_wrong_input_shape_is_refused(tmp_path: Path, fer_csv: Path) -> None:
     from edge_emotion.training.keras_import import import_keras
 
     keras = import_keras()
-    model = keras.Sequential(
-        [keras.Input((64, 64, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)]
-    )
+    model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])
     model.save(tmp_path / "rgb.keras")
-    result = convert(
-        str(tmp_path / "rgb.keras"), "--int8", "--data", str(fer_csv), "--out", str(tmp_path / "m.tflite")
-    )
+    result = convert(str(tmp_path / "rgb.keras"), "--int8", "--data", str(fer_csv), "--out", str(tmp_path / "m.tflite"))
     assert result.exit_code == 1 and "expected (48, 48, 1)" in result.output
 
 

@@ -25,9 +25,7 @@ class FakeCapture:
         return self.opened
 
     def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.read_count >= self.frames or (
-            self.fail_after is not None and self.read_count >= self.fail_after
-        ):
+        if self.read_count >= self.frames or (self.fail_after is not None and self.read_count >= self.fail_after):
             return False, None
         self.read_count += 1
         return True, np.full((120, 160, 3), 90, np.uint8)
@@ -65,17 +63,13 @@ def read_events(path: Path) -> list[dict]:
 
 def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    summary = run_loop(
-        camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6
-    )
+    summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6)
     lines = read_events(events)
     assert [e["frame"] for e in lines] == list(range(6))
     assert [len(e["faces"]) for e in lines] == [1, 1, 1, 0, 0, 1]
     face = lines[0]["faces"][0]
     assert face["id"] == 1 and face["box"] == [20, 20, 60, 60] and face["score"] == 0.9
-    assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(
-        1, abs=0.03
-    )
+    assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(1, abs=0.03)
     assert lines[2]["faces"][0]["id"] == 1 and lines[5]["faces"][0]["id"] == 1  # kept across the gap
     assert set(lines[0]["latency_ms"]) == {"capture", "detect", "classify"}
     assert summary["frames"] == 6 and summary["source_lost"] is False
@@ -136,13 +130,11 @@ def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Pa
 
 def test_image_in_annotated_image_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
     out = tmp_path / "annotated.png"
-    result = runner.invoke(
-        app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)]
-    )
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)])
     assert result.exit_code == 0, result.output
     event = json.loads(result.stdout.splitlines()[0])
     (face,) = event["faces"]
-    x, y, w, h = face["box"]
+    x, y, w, _ = face["box"]
     assert abs(x - 177) < 15 and abs(y - 66) < 15 and 80 < w < 115  # Eileen Collins' face
     annotated, original = cv2.imread(str(out)), cv2.imread(str(astronaut))
     assert annotated.shape == original.shape and not np.array_equal(annotated, original)
@@ -205,9 +197,7 @@ def test_model_with_an_unexpected_input_is_refused(tmp_path: Path) -> None:
     from edge_emotion.training.keras_import import import_keras, import_tf
 
     keras, tf = import_keras(), import_tf()
-    model = keras.Sequential(
-        [keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)]
-    )
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])
     path = tmp_path / "rgb.tflite"
     path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     with pytest.raises(EdgeEmotionError, match="not a square grey image"):

@@ -26,9 +26,7 @@ sys.exit(status)
 
 
 def run_blocked(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", BLOCKED_RUN, *args], capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-c", BLOCKED_RUN, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_help_loads_no_tensorflow() -> None:

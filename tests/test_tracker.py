@@ -1,3 +1,5 @@
+import itertools
+
 import numpy as np
 import pytest
 
@@ -44,7 +46,7 @@ def flips(smooth: float, rng: np.random.Generator) -> int:
     for _ in range(200):
         noisy = one_hot(4) if rng.random() < 0.3 else one_hot(6)
         labels.append(int(tracker.update([(10, 10, 50, 50)], noisy[np.newaxis])[0].probabilities.argmax()))
-    return sum(a != b for a, b in zip(labels, labels[1:], strict=False))
+    return sum(a != b for a, b in itertools.pairwise(labels))
 
 
 def test_smoothing_stops_label_flicker() -> None:

@@ -86,9 +86,7 @@ def test_evaluate_writes_metrics_and_confusion(trained_run: Path, fer_csv: Path,
         (["evaluate", "{tmp}/nothing.tflite", "--data", "{csv}"], "model not found"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_1(
-    args: list[str], message: str, tmp_path: Path, fer_csv: Path
-) -> None:
+def test_bad_input_is_one_line_and_exit_1(args: list[str], message: str, tmp_path: Path, fer_csv: Path) -> None:
     filled = [a.format(tmp=tmp_path, csv=fer_csv) for a in args]
     result = runner.invoke(app, filled)
     assert result.exit_code == 1

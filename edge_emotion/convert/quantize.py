@@ -32,9 +32,7 @@ def check_input_shape(model: Any) -> None:
         raise EdgeEmotionError(f"model input is {shape}, expected {EXPECTED_INPUT} (48x48 grey faces)")
 
 
-def convert(
-    model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False
-) -> bytes:
+def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
     """The model as TFLite.
 
     int8 uses only built-in int8 kernels with int8 input and output, so a layer that
@@ -58,9 +56,7 @@ def convert(
         if representative is None or len(representative) == 0:
             raise EdgeEmotionError("int8 conversion needs representative faces to calibrate on")
         if representative.shape[1:] != EXPECTED_INPUT:
-            raise EdgeEmotionError(
-                f"representative faces are {representative.shape[1:]}, expected {EXPECTED_INPUT}"
-            )
+            raise EdgeEmotionError(f"representative faces are {representative.shape[1:]}, expected {EXPECTED_INPUT}")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: _one_at_a_time(representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

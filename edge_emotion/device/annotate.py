@@ -21,7 +21,8 @@ def annotate(frame: np.ndarray, faces: list[Face], fps: float | None = None) -> 
         x, y, w, h = face.box
         colour = COLOURS.get(face.label, (255, 255, 255))
         cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, max(1, round(2 * scale)))
-        tag = f"{'#' + str(face.id) + ' ' if face.id is not None else ''}{face.label} {face.probabilities[face.label]:.0%}"
+        prefix = f"#{face.id} " if face.id is not None else ""
+        tag = f"{prefix}{face.label} {face.probabilities[face.label]:.0%}"
         _text(canvas, tag, (x, max(round(24 * scale), y - 6)), scale, colour)
         _bars(canvas, face, (x + w + 4, y), scale)
     if fps is not None:
@@ -29,9 +30,7 @@ def annotate(frame: np.ndarray, faces: list[Face], fps: float | None = None) -> 
     return canvas
 
 
-def _text(
-    canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour: tuple[int, int, int]
-) -> None:
+def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour: tuple[int, int, int]) -> None:
     """Text on a dark box, readable on any background."""
     thickness = max(1, round(2 * scale))
     (width, height), baseline = cv2.getTextSize(text, FONT, scale, thickness)

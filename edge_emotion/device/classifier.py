@@ -73,9 +73,7 @@ class Classifier:
 
     def _resize(self, batch: int) -> None:
         if batch != self.batch:
-            self.interpreter.resize_tensor_input(
-                self.input["index"], [batch, self.input_size, self.input_size, 1]
-            )
+            self.interpreter.resize_tensor_input(self.input["index"], [batch, self.input_size, self.input_size, 1])
             self.interpreter.allocate_tensors()
             self.batch = batch
 

@@ -47,9 +47,7 @@ def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False) ->
     runtime = runtime_module()
     delegates = [load_edgetpu_delegate(runtime)] if edgetpu else None
     try:
-        interpreter = runtime.Interpreter(
-            model_path=str(model), num_threads=threads, experimental_delegates=delegates
-        )
+        interpreter = runtime.Interpreter(model_path=str(model), num_threads=threads, experimental_delegates=delegates)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise EdgeEmotionError(f"{model}: not a TFLite model the interpreter can load ({error})") from None

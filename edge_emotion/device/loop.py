@@ -40,9 +40,7 @@ def run_loop(
                 writer.write(frame_event(frame, faces, latency))
                 if output is None and viewer is None:
                     continue
-                annotated = annotate(
-                    frame.image, faces, stats.fps if source.kind in ("camera", "video") else None
-                )
+                annotated = annotate(frame.image, faces, stats.fps if source.kind in ("camera", "video") else None)
                 if output is not None:
                     output.write(frame, annotated)
                 if viewer is not None and not viewer.show(annotated):

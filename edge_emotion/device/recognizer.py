@@ -61,9 +61,7 @@ class EmotionRecognizer:
         track: bool = False,
         smooth: float = 0.6,
     ) -> None:
-        self.classifier = Classifier(
-            Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu
-        )
+        self.classifier = Classifier(Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu)
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.largest = largest
         self.tracker = IouTracker(smooth=smooth) if track else None
@@ -81,9 +79,7 @@ class EmotionRecognizer:
         detected = time.perf_counter()
         size = self.classifier.input_size
         crops = [frame[y : y + h, x : x + w] for x, y, w, h in (d.box for d in detections)]
-        inputs = (
-            np.stack([face_to_input(crop, size) for crop in crops]) if crops else np.zeros((0, size, size, 1))
-        )
+        inputs = np.stack([face_to_input(crop, size) for crop in crops]) if crops else np.zeros((0, size, size, 1))
         probabilities = self.classifier.predict(inputs.astype(np.float32))
         ids: list[int | None] = [None] * len(detections)
         if self.tracker is not None:

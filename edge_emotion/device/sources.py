@@ -57,9 +57,7 @@ class CaptureSource:
         self.capture = opener()
         if not self.capture.isOpened():
             what = f"camera {name} not found or busy" if live else f"cannot open video {name}"
-            raise EdgeEmotionError(
-                f"{what}; check the {'index (ls /dev/video*)' if live else 'path and format'}"
-            )
+            raise EdgeEmotionError(f"{what}; check the {'index (ls /dev/video*)' if live else 'path and format'}")
         rate = float(self.capture.get(cv2.CAP_PROP_FPS) or 0)
         self.fps = rate if rate > 0 else None
 

@@ -42,11 +42,7 @@ class IouTracker:
     def update(self, boxes: list[Box], probabilities: np.ndarray) -> list[Track]:
         """The tracks of this frame's faces, in the order of ``boxes``."""
         pairs = sorted(
-            (
-                (iou(track.box, box), t, b)
-                for t, track in enumerate(self.tracks)
-                for b, box in enumerate(boxes)
-            ),
+            ((iou(track.box, box), t, b) for t, track in enumerate(self.tracks) for b, box in enumerate(boxes)),
             reverse=True,
         )
         matched: dict[int, Track] = {}

@@ -75,9 +75,7 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndar
     except ValueError:
         raise EdgeEmotionError(f"{path}:{line}: pixels must be integers 0..255") from None
     if pixels.size != INPUT_SIZE * INPUT_SIZE:
-        raise EdgeEmotionError(
-            f"{path}:{line}: {pixels.size} pixels, expected {INPUT_SIZE * INPUT_SIZE} (48x48)"
-        )
+        raise EdgeEmotionError(f"{path}:{line}: {pixels.size} pixels, expected {INPUT_SIZE * INPUT_SIZE} (48x48)")
     if pixels.min() < 0 or pixels.max() > 255:
         raise EdgeEmotionError(f"{path}:{line}: pixel values must be in 0..255")
     return label, pixels.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE)
@@ -144,14 +142,11 @@ def read_image_folder(folder: Path) -> FaceSet:
     """A folder with one subfolder per class name (angry/, happy/, ...) of face images."""
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
     if not subfolders:
-        raise EdgeEmotionError(
-            f"{folder}: no class folders; expected subfolders named {', '.join(CLASS_NAMES)}"
-        )
+        raise EdgeEmotionError(f"{folder}: no class folders; expected subfolders named {', '.join(CLASS_NAMES)}")
     unknown = [p.name for p in subfolders if p.name.lower() not in CLASS_NAMES]
     if unknown:
         raise EdgeEmotionError(
-            f"{folder}: unknown class folder(s) {', '.join(unknown)}; "
-            f"class folders are named {', '.join(CLASS_NAMES)}"
+            f"{folder}: unknown class folder(s) {', '.join(unknown)}; class folders are named {', '.join(CLASS_NAMES)}"
         )
     images, labels = [], []
     for subfolder in subfolders:
@@ -178,9 +173,7 @@ def _folder_split(root: Path, split: str) -> Path:
             return child
     if any(p.name.lower() in CLASS_NAMES for p in root.iterdir() if p.is_dir()):
         return root
-    raise EdgeEmotionError(
-        f"{root}: no folder for split {canonical} (expected e.g. {root}/train/happy/*.png)"
-    )
+    raise EdgeEmotionError(f"{root}: no folder for split {canonical} (expected e.g. {root}/train/happy/*.png)")
 
 
 def load_faces(data: Path, split: str, ferplus: Path | None = None, soft: bool = False) -> FaceSet:

@@ -129,9 +129,7 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, 
         state = {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
     train_faces, val_faces = load_split_pair(config)
     keras.utils.set_random_seed(config.seed + state["epoch"])
-    train_data = make_dataset(
-        train_faces, config.batch_size, train=True, augment=config.augment, seed=config.seed
-    )
+    train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, seed=config.seed)
     val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, seed=config.seed)
     if resume:
         model = keras.models.load_model(run.last)

@@ -7,9 +7,7 @@ from edge_emotion.errors import missing_extra
 
 
 def import_tf() -> ModuleType:
-    os.environ.setdefault(
-        "TF_CPP_MIN_LOG_LEVEL", "2"
-    )  # keep TensorFlow's C++ start-up chatter off the terminal
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter off the terminal
     try:
         import tensorflow as tf
     except ImportError:
