@@ -184,7 +184,9 @@ def convert_command(
 
 @app.command("run")
 def run_command(
-    camera: Annotated[int | None, typer.Option(help="Camera index (0 = /dev/video0).")] = None,
+    camera: Annotated[
+        str | None, typer.Option(help="Camera index (0 = /dev/video0), or picam (Pi camera module).")
+    ] = None,
     video: Annotated[Path | None, typer.Option(help="A video file.")] = None,
     image: Annotated[Path | None, typer.Option(help="One image.")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="A folder of images.")] = None,

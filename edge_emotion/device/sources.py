@@ -1,5 +1,6 @@
 """Where frames come from: a camera, a video file, an image, or a folder of images."""
 
+import importlib.util
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -10,7 +11,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.errors import EdgeEmotionError, missing_extra
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
@@ -121,8 +122,66 @@ class ImageSource:
         pass
 
 
-def open_camera(index: int) -> CaptureSource:
-    return CaptureSource(lambda: cv2.VideoCapture(index), str(index), live=True)
+class PicameraCapture:
+    """A Raspberry Pi camera module (CSI port) through picamera2, behind cv2.VideoCapture's interface.
+
+    On Raspberry Pi OS Bookworm and later the CSI camera is reached through libcamera, not
+    through OpenCV's V4L2 index. picamera2's "BGR888" format is stored R, G, B (libcamera
+    names formats by their little-endian word order): an RGB array, turned into the BGR the
+    loop expects.
+    """
+
+    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
+        try:
+            from picamera2 import Picamera2
+        except ImportError:
+            raise missing_extra("picamera2", "picamera") from None
+        self.camera = Picamera2()
+        self.camera.configure(self.camera.create_video_configuration(main={"size": size, "format": "BGR888"}))
+        self.camera.start()
+        self.opened = True
+
+    def isOpened(self) -> bool:
+        return self.opened
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        try:
+            rgb = self.camera.capture_array()
+        except RuntimeError:
+            return False, None
+        return True, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+    def get(self, prop: int) -> float:
+        return 0.0  # unknown: the loop measures its own rate
+
+    def release(self) -> None:
+        if self.opened:
+            self.camera.stop()
+            self.camera.close()
+            self.opened = False
+
+
+def picamera_installed() -> bool:
+    return importlib.util.find_spec("picamera2") is not None
+
+
+def open_camera(spec: str) -> CaptureSource:
+    """``"0"``, ``"1"``…: a V4L2 camera (USB webcams); ``"picam"``: the Pi camera module via picamera2.
+
+    ``"0"`` falls back to picamera2 when no V4L2 device answers and picamera2 is installed,
+    so ``--camera 0`` works on a Pi with only a camera module.
+    """
+    if spec == "picam":
+        return CaptureSource(PicameraCapture, "picam", live=True)
+    if not spec.isdigit():
+        raise EdgeEmotionError(f"--camera {spec}: use a camera index (0, 1, ...) or picam")
+    try:
+        return CaptureSource(lambda: cv2.VideoCapture(int(spec)), spec, live=True)
+    except EdgeEmotionError:
+        if spec != "0" or not picamera_installed():
+            raise
+        log.info("no V4L2 camera 0; using the Pi camera module through picamera2")
+        return CaptureSource(PicameraCapture, "picam", live=True)
 
 
 def open_video(path: Path) -> CaptureSource:

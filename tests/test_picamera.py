@@ -1,0 +1,97 @@
+"""The Pi camera module through picamera2, with picamera2 faked: no board here."""
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge_emotion.cli import app
+from edge_emotion.device.sources import open_camera
+
+runner = CliRunner()
+
+
+class FakePicamera2:
+    """picamera2.Picamera2's calls used by the source; frames are RGB with a pure red corner."""
+
+    instances: list["FakePicamera2"] = []
+
+    def __init__(self) -> None:
+        self.config: dict | None = None
+        self.started = self.closed = False
+        FakePicamera2.instances.append(self)
+
+    def create_video_configuration(self, main: dict) -> dict:
+        return {"main": main}
+
+    def configure(self, config: dict) -> None:
+        self.config = config
+
+    def start(self) -> None:
+        self.started = True
+
+    def capture_array(self) -> np.ndarray:
+        width, height = self.config["main"]["size"]
+        frame = np.zeros((height, width, 3), np.uint8)
+        frame[:10, :10] = (255, 0, 0)  # red, in RGB order
+        return frame
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch: pytest.MonkeyPatch) -> type[FakePicamera2]:
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    module.__spec__ = types.SimpleNamespace(name="picamera2")  # found by importlib.util.find_spec
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    FakePicamera2.instances.clear()
+    return FakePicamera2
+
+
+def test_picam_frames_arrive_as_bgr(fake_picamera2: type[FakePicamera2]) -> None:
+    source = open_camera("picam")
+    frame = next(iter(source.frames()))
+    assert frame.image.shape == (480, 640, 3)
+    assert frame.image[0, 0].tolist() == [0, 0, 255]  # red in OpenCV's BGR
+    source.close()
+    assert fake_picamera2.instances[0].closed
+
+
+def test_camera_0_falls_back_to_picamera2(fake_picamera2: type[FakePicamera2], monkeypatch: pytest.MonkeyPatch) -> None:
+    class NoDevice:
+        def isOpened(self) -> bool:
+            return False
+
+    monkeypatch.setattr(cv2, "VideoCapture", lambda index: NoDevice())
+    assert open_camera("0").name == "picam"
+    with pytest.raises(Exception, match="camera 1 not found"):
+        open_camera("1")
+
+
+def test_run_with_picam(fake_picamera2: type[FakePicamera2], int8_model: Path) -> None:
+    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model), "--max-frames", "3"])
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["frame"] for e in events] == [0, 1, 2] and all(e["source"] == "picam" for e in events)
+    assert fake_picamera2.instances[0].closed  # released in finally
+
+
+def test_picam_without_picamera2_says_how_to_install(monkeypatch: pytest.MonkeyPatch, int8_model: Path) -> None:
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails
+    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model)])
+    assert result.exit_code == 1 and "edge-emotion[picamera]" in result.output
+
+
+def test_bad_camera_name(int8_model: Path) -> None:
+    result = runner.invoke(app, ["run", "--camera", "front", "--model", str(int8_model)])
+    assert result.exit_code == 1 and "camera index" in result.output
