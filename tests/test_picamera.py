@@ -4,6 +4,7 @@ import json
 import sys
 import types
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ runner = CliRunner()
 class FakePicamera2:
     """picamera2.Picamera2's calls used by the source; frames are RGB with a pure red corner."""
 
-    instances: list["FakePicamera2"] = []
+    instances: ClassVar[list["FakePicamera2"]] = []
 
     def __init__(self) -> None:
         self.config: dict | None = None
