@@ -200,12 +200,19 @@ def run_command(
     save: Annotated[Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")] = None,
     show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = False,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
+    serve: Annotated[str | None, typer.Option(help="Serve the live view and events over HTTP at HOST:PORT.")] = None,
+    token: Annotated[str | None, typer.Option(help="With --serve: a secret every request must carry.")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="With --serve: allow a network address without --token.")
+    ] = False,
 ) -> None:
     """Detect faces and recognise their emotions, live or on files; events as JSON lines."""
+    import contextlib
     import json
 
     from edge_emotion.device.loop import run_loop
     from edge_emotion.device.recognizer import EmotionRecognizer
+    from edge_emotion.device.serve import LiveServer
     from edge_emotion.device.sources import open_camera, open_folder, open_image, open_video
 
     chosen = [
@@ -228,8 +235,16 @@ def run_command(
             smooth=smooth,
         )
         opener = {"camera": open_camera, "video": open_video, "image": open_image, "dir": open_folder}[kind]
-        source = opener(value)
-        summary = run_loop(source, recognizer, events=events, save=save, show=show, max_frames=max_frames)
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(LiveServer(serve, token=token, insecure=insecure)) if serve else None
+            if server is not None:
+                host = serve.rpartition(":")[0]
+                query = "?token=..." if token else ""
+                typer.echo(f"serving http://{host}:{server.port}/{query}", err=True)
+            source = opener(value)
+            summary = run_loop(
+                source, recognizer, events=events, save=save, show=show, max_frames=max_frames, server=server
+            )
     except EdgeEmotionError as error:
         raise fail(error) from None
     except KeyboardInterrupt:

@@ -4,48 +4,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fakes import FakeCapture, ScriptedDetector
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device.detector import Detection
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.sources import CaptureSource
 
 runner = CliRunner()
-
-
-class FakeCapture:
-    """cv2.VideoCapture's interface over generated frames; ``fail_after`` frames, then reads fail."""
-
-    def __init__(self, frames: int, fail_after: int | None = None, opened: bool = True) -> None:
-        self.frames, self.fail_after, self.opened, self.read_count = frames, fail_after, opened, 0
-
-    def isOpened(self) -> bool:
-        return self.opened
-
-    def read(self) -> tuple[bool, np.ndarray | None]:
-        if self.read_count >= self.frames or (self.fail_after is not None and self.read_count >= self.fail_after):
-            return False, None
-        self.read_count += 1
-        return True, np.full((120, 160, 3), 90, np.uint8)
-
-    def get(self, prop: int) -> float:
-        return 30.0 if prop == cv2.CAP_PROP_FPS else 0.0
-
-    def release(self) -> None:
-        self.opened = False
-
-
-class ScriptedDetector:
-    """One face per frame at a slowly moving box, none on the frames listed in ``empty``."""
-
-    def __init__(self, empty: set[int] = frozenset()) -> None:
-        self.empty, self.calls = empty, 0
-
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        index, self.calls = self.calls, self.calls + 1
-        return [] if index in self.empty else [Detection((20 + index, 20, 60, 60), 0.9)]
 
 
 def camera(captures: list[FakeCapture]) -> CaptureSource:

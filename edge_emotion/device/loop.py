@@ -1,4 +1,4 @@
-"""The live loop: read -> recognise -> emit events -> draw -> save/show, with the source closed in finally."""
+"""The live loop: read -> recognise -> emit events -> draw -> save/show/serve; the source closed in finally."""
 
 import contextlib
 import time
@@ -8,6 +8,7 @@ from edge_emotion.device.annotate import annotate
 from edge_emotion.device.events import EventWriter, frame_event
 from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sources import FrameSource
 from edge_emotion.device.stats import RunStats
 from edge_emotion.device.viewer import Viewer
@@ -21,6 +22,7 @@ def run_loop(
     save: Path | None = None,
     show: bool = False,
     max_frames: int | None = None,
+    server: LiveServer | None = None,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, or q in the window; return the run's stats."""
     stats, writer = RunStats(), EventWriter(events)
@@ -37,10 +39,14 @@ def run_loop(
                 faces = recognizer.predict(frame.image)
                 latency.update(recognizer.last_latency)
                 stats.add(latency)
-                writer.write(frame_event(frame, faces, latency))
-                if output is None and viewer is None:
-                    continue
-                annotated = annotate(frame.image, faces, stats.fps if source.kind in ("camera", "video") else None)
+                event = frame_event(frame, faces, latency)
+                writer.write(event)
+                streaming = server is not None and server.wants_frames
+                annotated = None
+                if output is not None or viewer is not None or streaming:
+                    annotated = annotate(frame.image, faces, stats.fps if source.kind in ("camera", "video") else None)
+                if server is not None:
+                    server.publish(event, annotated if streaming else None, {"frames": stats.frames, "fps": stats.fps})
                 if output is not None:
                     output.write(frame, annotated)
                 if viewer is not None and not viewer.show(annotated):
