@@ -5,6 +5,7 @@ Kept in one place so the rest of the device code never knows which runtime it go
 
 import importlib
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,26 @@ log = logging.getLogger(__name__)
 
 RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
 EDGETPU_LIBRARY = "libedgetpu.so.1"
+# Force one runtime, e.g. tflite_runtime.interpreter where only it matches the installed libedgetpu.
+RUNTIME_VARIABLE = "EDGE_EMOTION_RUNTIME"
 
 
 def runtime_module() -> Any:
-    """The first importable runtime module, in order of preference (LiteRT first)."""
-    for name in RUNTIMES:
+    """The first importable runtime module, in order of preference (LiteRT first), or the forced one."""
+    forced = os.environ.get(RUNTIME_VARIABLE)
+    if forced and forced not in RUNTIMES:
+        raise EdgeEmotionError(f"{RUNTIME_VARIABLE}={forced}: use one of {', '.join(RUNTIMES)}")
+    for name in (forced,) if forced else RUNTIMES:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
         log.info("TFLite runtime: %s", name)
         return module
-    raise EdgeEmotionError("no TFLite interpreter installed; install one with: pip install ai-edge-litert")
+    raise EdgeEmotionError(
+        f"no TFLite interpreter {'(' + forced + ') ' if forced else ''}installed; "
+        "install one with: pip install ai-edge-litert"
+    )
 
 
 def load_edgetpu_delegate(runtime: Any) -> Any:

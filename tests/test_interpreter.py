@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_emotion.device.classifier import dequantize, quantize
+from edge_emotion.device.interpreter import RUNTIME_VARIABLE, make_interpreter, runtime_module
+from edge_emotion.errors import EdgeEmotionError
+
+
+def test_quantize_round_trip_matches_the_int8_input_contract() -> None:
+    detail = {"quantization": (1 / 255, -128), "dtype": np.int8}
+    pixels = np.array([0, 1, 128, 255], dtype=np.float32) / 255
+    q = quantize(pixels, detail)
+    assert q.dtype == np.int8 and q.tolist() == [-128, -127, 0, 127]  # int8 = pixel - 128, exactly
+    assert np.allclose(dequantize(q, detail), pixels)
+    assert quantize(np.array([2.0]), detail).tolist() == [127]  # clipped, not wrapped
+
+
+def test_float_tensors_pass_through() -> None:
+    detail = {"quantization": (0.0, 0), "dtype": np.float32}
+    values = np.array([0.25, 0.5], dtype=np.float32)
+    assert np.array_equal(dequantize(quantize(values, detail), detail), values)
+
+
+def test_a_runtime_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNTIME_VARIABLE, "tensorflow.lite")
+    assert runtime_module().__name__ == "tensorflow.lite"
+    monkeypatch.setenv(RUNTIME_VARIABLE, "tflite_runtime.interpreter")
+    with pytest.raises(EdgeEmotionError, match=r"\(tflite_runtime.interpreter\) installed"):
+        runtime_module()
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    with pytest.raises(EdgeEmotionError, match="use one of"):
+        runtime_module()
+
+
+def test_missing_edgetpu_says_what_to_install(int8_model: Path) -> None:
+    with pytest.raises(EdgeEmotionError, match="libedgetpu1-std"):
+        make_interpreter(int8_model, edgetpu=True)
