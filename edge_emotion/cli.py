@@ -72,6 +72,9 @@ def train_command(
         summary = train(config, out, resume=resume)
     except EdgeEmotionError as error:
         raise fail(error) from None
+    except KeyboardInterrupt:
+        typer.secho(f"interrupted; continue with: edge-emotion train --out {out} --resume", err=True)
+        raise typer.Exit(130) from None
     typer.echo(
         f"best validation accuracy {summary['best_val_accuracy']:.4f} at epoch {summary['best_epoch']} "
         f"({summary['seconds_per_epoch']} s/epoch); run folder: {out}"

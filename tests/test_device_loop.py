@@ -188,3 +188,28 @@ def test_largest_keeps_one_face(int8_model: Path, astronaut: Path) -> None:
     assert len(EmotionRecognizer(int8_model).predict(canvas)) == 2
     (face,) = EmotionRecognizer(int8_model, largest=True).predict(canvas)
     assert face.box[2] * face.box[3] > 0
+
+
+class InterruptingCapture(FakeCapture):
+    """A camera run that the user stops with Ctrl-C after ``frames`` frames."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.read_count >= self.frames:
+            raise KeyboardInterrupt
+        return super().read()
+
+
+def test_ctrl_c_keeps_the_video_and_the_events(int8_model: Path, tmp_path: Path) -> None:
+    source = CaptureSource(lambda: InterruptingCapture(4), "fake", live=True)
+    out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
+    summary = run_loop(source, recognizer(int8_model), events=events, save=out)
+    assert summary["frames"] == 4 and len(read_events(events)) == 4
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+
+
+def test_events_into_a_new_folder_or_an_unwritable_place(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+    events = tmp_path / "new" / "events.jsonl"
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--events", str(events)])
+    assert result.exit_code == 0 and len(read_events(events)) == 1
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--events", "/proc/x/e"])
+    assert result.exit_code == 1 and "cannot write events" in result.output

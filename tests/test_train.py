@@ -93,3 +93,11 @@ def test_bad_input_is_one_line_and_exit_1(args: list[str], message: str, tmp_pat
     assert message in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_folder_without_split_folders_cannot_validate_on_itself(
+    tmp_path: Path, image_tree: Path, tiny_arch: str
+) -> None:
+    config = TrainConfig(data=str(image_tree / "train"), arch=tiny_arch, epochs=1)
+    with pytest.raises(EdgeEmotionError, match="same faces"):
+        train(config, tmp_path / "run")

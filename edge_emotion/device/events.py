@@ -7,6 +7,7 @@ from typing import TextIO
 
 from edge_emotion.device.recognizer import Face
 from edge_emotion.device.sources import Frame
+from edge_emotion.errors import EdgeEmotionError
 
 
 def frame_event(frame: Frame, faces: list[Face], latency: dict[str, float]) -> dict:
@@ -24,8 +25,14 @@ class EventWriter:
     run that stops early keeps the events so far."""
 
     def __init__(self, path: Path | None) -> None:
-        self.stream: TextIO = path.open("w") if path else sys.stdout
+        self.stream: TextIO = sys.stdout
         self.owned = path is not None
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.stream = path.open("w")
+            except OSError as error:
+                raise EdgeEmotionError(f"cannot write events to {path} ({error.strerror})") from None
 
     def write(self, event: dict) -> None:
         self.stream.write(json.dumps(event) + "\n")

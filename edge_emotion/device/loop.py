@@ -2,6 +2,7 @@
 
 import contextlib
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from edge_emotion.device.annotate import annotate
@@ -9,9 +10,21 @@ from edge_emotion.device.events import EventWriter, frame_event
 from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
-from edge_emotion.device.sources import FrameSource
+from edge_emotion.device.sources import Frame, FrameSource
 from edge_emotion.device.stats import RunStats
 from edge_emotion.device.viewer import Viewer
+
+
+def timed_frames(frames: Iterable[Frame], limit: int | None) -> Iterator[tuple[Frame, float]]:
+    """Each frame with the seconds spent waiting for it, up to ``limit`` frames."""
+    iterator, count = iter(frames), 0
+    while limit is None or count < limit:
+        started = time.perf_counter()
+        frame = next(iterator, None)
+        if frame is None:
+            return
+        yield frame, time.perf_counter() - started
+        count += 1
 
 
 def run_loop(
@@ -24,27 +37,24 @@ def run_loop(
     max_frames: int | None = None,
     server: LiveServer | None = None,
 ) -> dict:
-    """Process frames until the source ends, ``max_frames``, or q in the window; return the run's stats."""
+    """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
+    the video and the events); return the run's stats."""
     stats, writer = RunStats(), EventWriter(events)
     viewer = Viewer() if show else None
+    live = source.kind in ("camera", "video")
     try:
-        with AnnotatedOutput(save, source.kind, source.fps) if save else contextlib.nullcontext() as output:
-            frames = iter(source.frames())
-            while max_frames is None or stats.frames < max_frames:
-                started = time.perf_counter()
-                frame = next(frames, None)
-                if frame is None:
-                    break
-                latency = {"capture": time.perf_counter() - started}
+        saving = AnnotatedOutput(save, source.kind, source.fps) if save else contextlib.nullcontext()
+        with saving as output, contextlib.suppress(KeyboardInterrupt):
+            for frame, waited in timed_frames(source.frames(), max_frames):
                 faces = recognizer.predict(frame.image)
-                latency.update(recognizer.last_latency)
+                latency = {"capture": waited, **recognizer.last_latency}
                 stats.add(latency)
                 event = frame_event(frame, faces, latency)
                 writer.write(event)
                 streaming = server is not None and server.wants_frames
                 annotated = None
                 if output is not None or viewer is not None or streaming:
-                    annotated = annotate(frame.image, faces, stats.fps if source.kind in ("camera", "video") else None)
+                    annotated = annotate(frame.image, faces, stats.fps if live else None)
                 if server is not None:
                     server.publish(event, annotated if streaming else None, {"frames": stats.frames, "fps": stats.fps})
                 if output is not None:

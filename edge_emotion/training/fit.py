@@ -50,6 +50,11 @@ def load_split_pair(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
         train, val = (loaded[canonical_split(s)] for s in splits)
     else:
         train, val = (load_faces(data, s, ferplus, config.soft_labels) for s in splits)
+    if train.source == val.source:
+        raise EdgeEmotionError(
+            f"{config.data}: {config.train_split} and {config.val_split} are the same faces; "
+            "give the data train/ and val/ (or test/) folders"
+        )
     for name, faces in ((config.train_split, train), (config.val_split, val)):
         if len(faces) == 0:
             raise EdgeEmotionError(f"{config.data}: split {name} has no faces")
