@@ -1,6 +1,8 @@
 """The ``edge-emotion`` command: parses flags and hands the work to the stage modules."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,10 +22,14 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what
     )
 
 
-def fail(error: EdgeEmotionError) -> typer.Exit:
-    """Print the error as one red line and exit non-zero: the user sees the fix, not a traceback."""
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """An EdgeEmotionError becomes one red line and exit code 1: the user sees the fix, not a traceback."""
+    try:
+        yield
+    except EdgeEmotionError as error:
+        typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
 
 
 DataOption = Annotated[
@@ -69,9 +75,8 @@ def train_command(
         label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, precision=precision, seed=seed,
     )  # fmt: skip
     try:
-        summary = train(config, out, resume=resume)
-    except EdgeEmotionError as error:
-        raise fail(error) from None
+        with user_errors():
+            summary = train(config, out, resume=resume)
     except KeyboardInterrupt:
         typer.secho(f"interrupted; continue with: edge-emotion train --out {out} --resume", err=True)
         raise typer.Exit(130) from None
@@ -97,15 +102,13 @@ def evaluate_command(
     from edge_emotion.training.data import load_faces
     from edge_emotion.training.evaluate import default_report_dir, predict_model, write_report
 
-    try:
+    with user_errors():
         if not model.exists():
             raise EdgeEmotionError(f"model not found: {model}")
         faces = load_faces(data, split)
         scores = score(predict_model(model, faces), faces.labels)
         report = out or default_report_dir(model, split)
         write_report(scores, faces, model, report)
-    except EdgeEmotionError as error:
-        raise fail(error) from None
     print_scores(scores, f"{model} on {faces.source} ({len(faces)} faces)")
     typer.echo(f"report: {report}")
 
@@ -136,11 +139,11 @@ def convert_command(
     force: Annotated[bool, typer.Option(help="Overwrite an existing output.")] = False,
 ) -> None:
     """Convert to TFLite and check it against the float model on the same faces."""
-    from edge_emotion.console import print_rows
+    from edge_emotion.console import print_conversion
     from edge_emotion.convert.edgetpu import INSTALL_HINT, compile_for_edgetpu
     from edge_emotion.convert.export import ConvertOptions, export
 
-    try:
+    with user_errors():
         if int8 and float16:
             raise EdgeEmotionError("choose one of --int8 and --float16")
         mode = "int8" if int8 else "float16" if float16 else "float32"
@@ -154,35 +157,16 @@ def convert_command(
             check_split=check_split, max_drop=max_drop, static_batch=edgetpu, force=force,
         )  # fmt: skip
         metadata, report = export(source, target, options)
-    except EdgeEmotionError as error:
-        raise fail(error) from None
-    check = metadata.check
-    rows = [
-        ("float (Keras)", check["float_accuracy"], check["float_macro_f1"], check["float_weight_bytes"]),
-        (f"{mode} (TFLite)", check["converted_accuracy"], check["converted_macro_f1"], check["converted_bytes"]),
-    ]
-    print_rows(
-        f"float vs {mode} on {check['faces']} faces of {check['split']}",
-        ["model", "accuracy", "macro-F1", "size (KB)"],
-        [{"model": m, "accuracy": a, "macro-F1": f, "size (KB)": b // 1024} for m, a, f, b in rows],
-    )
-    typer.echo(
-        f"drop {check['drop_points']:.2f} points (max {max_drop}); top-1 agreement {check['top1_agreement']:.4f}; "
-        f"mean |prob diff| {check['mean_abs_prob_diff']}"
-    )
-    print_rows("Edge TPU op report", ["op", "count", "edgetpu"], report["ops"])
-    typer.echo(
-        f"Edge TPU ready: {report['edgetpu_ready']} (float tensors: {len(report['float_tensors'])}, "
-        f"dynamic shapes: {len(report['dynamic_shapes'])})"
-    )
+    print_conversion(metadata, report)
     typer.echo(f"wrote {target} and {target.with_suffix('.json')}")
-    if edgetpu:
-        try:
-            typer.echo(f"wrote {compile_for_edgetpu(target, target.parent)}")
-        except EdgeEmotionError as error:
-            typer.secho(f"warning: {error}", fg=typer.colors.YELLOW, err=True)
-            if str(error) != INSTALL_HINT:
-                raise typer.Exit(1) from None
+    if not edgetpu:
+        return
+    try:
+        typer.echo(f"wrote {compile_for_edgetpu(target, target.parent)}")
+    except EdgeEmotionError as error:  # a missing compiler is a hint, a failing one an error
+        typer.secho(f"warning: {error}", fg=typer.colors.YELLOW, err=True)
+        if str(error) != INSTALL_HINT:
+            raise typer.Exit(1) from None
 
 
 @app.command("run")
@@ -216,42 +200,23 @@ def run_command(
     from edge_emotion.device.loop import run_loop
     from edge_emotion.device.recognizer import EmotionRecognizer
     from edge_emotion.device.serve import LiveServer
-    from edge_emotion.device.sources import open_camera, open_folder, open_image, open_video
+    from edge_emotion.device.sources import open_source
 
-    chosen = [
-        (name, value)
-        for name, value in (("camera", camera), ("video", video), ("image", image), ("dir", folder))
-        if value is not None
-    ]
-    try:
-        if len(chosen) != 1:
-            raise EdgeEmotionError("give exactly one source: --camera N, --video F, --image F or --dir D")
-        kind, value = chosen[0]
-        live = kind in ("camera", "video")
+    with user_errors(), contextlib.ExitStack() as stack:
+        source = open_source(camera=camera, video=video, image=image, folder=folder)
+        stack.callback(source.close)
         recognizer = EmotionRecognizer(
-            model,
-            threads=threads,
-            edgetpu=edgetpu,
-            detector=detector,
-            largest=largest,
-            track=live,
-            smooth=smooth,
-        )
-        opener = {"camera": open_camera, "video": open_video, "image": open_image, "dir": open_folder}[kind]
-        with contextlib.ExitStack() as stack:
-            server = stack.enter_context(LiveServer(serve, token=token, insecure=insecure)) if serve else None
-            if server is not None:
-                host = serve.rpartition(":")[0]
-                query = "?token=..." if token else ""
-                typer.echo(f"serving http://{host}:{server.port}/{query}", err=True)
-            source = opener(value)
-            summary = run_loop(
-                source, recognizer, events=events, save=save, show=show, max_frames=max_frames, server=server
+            model, threads=threads, edgetpu=edgetpu, detector=detector, largest=largest,
+            track=source.kind in ("camera", "video"), smooth=smooth,
+        )  # fmt: skip
+        server = stack.enter_context(LiveServer(serve, token=token, insecure=insecure)) if serve else None
+        if server is not None:
+            typer.echo(
+                f"serving http://{serve.rpartition(':')[0]}:{server.port}/{'?token=...' if token else ''}", err=True
             )
-    except EdgeEmotionError as error:
-        raise fail(error) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+        summary = run_loop(
+            source, recognizer, events=events, save=save, show=show, max_frames=max_frames, server=server
+        )
     typer.echo(json.dumps({"summary": summary}), err=True)
     if summary["source_lost"]:
         typer.secho("warning: the camera was lost; stopped with the events so far", fg=typer.colors.YELLOW, err=True)

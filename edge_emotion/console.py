@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from edge_emotion.metadata import ModelMetadata
 from edge_emotion.metrics import Scores
 
 console = Console()
@@ -33,3 +34,26 @@ def print_rows(title: str, header: Sequence[str], rows: Sequence[Mapping[str, ob
     for row in rows:
         table.add_row(*(str(row.get(column, "")) for column in header))
     console.print(table)
+
+
+def print_conversion(metadata: ModelMetadata, report: dict) -> None:
+    """The float-vs-converted check and the Edge TPU op report of a conversion."""
+    check, mode = metadata.check, metadata.quantization
+    rows = [
+        ("float (Keras)", check["float_accuracy"], check["float_macro_f1"], check["float_weight_bytes"]),
+        (f"{mode} (TFLite)", check["converted_accuracy"], check["converted_macro_f1"], check["converted_bytes"]),
+    ]
+    print_rows(
+        f"float vs {mode} on {check['faces']} faces of {check['split']}",
+        ["model", "accuracy", "macro-F1", "size (KB)"],
+        [{"model": m, "accuracy": a, "macro-F1": f, "size (KB)": b // 1024} for m, a, f, b in rows],
+    )
+    console.print(
+        f"drop {check['drop_points']:.2f} points (max {check['max_drop_points']}); "
+        f"top-1 agreement {check['top1_agreement']:.4f}; mean |prob diff| {check['mean_abs_prob_diff']}"
+    )
+    print_rows("Edge TPU op report", ["op", "count", "edgetpu"], report["ops"])
+    console.print(
+        f"Edge TPU ready: {report['edgetpu_ready']} (float tensors: {len(report['float_tensors'])}, "
+        f"dynamic shapes: {len(report['dynamic_shapes'])})"
+    )

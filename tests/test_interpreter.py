@@ -34,6 +34,9 @@ def test_a_runtime_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
         runtime_module()
 
 
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)  # LiteRT's Delegate.__del__ after a failed load
 def test_missing_edgetpu_says_what_to_install(int8_model: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="libedgetpu1-std"):
         make_interpreter(int8_model, edgetpu=True)

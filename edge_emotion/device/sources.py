@@ -203,3 +203,18 @@ def open_folder(folder: Path) -> ImageSource:
     if not paths:
         raise EdgeEmotionError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return ImageSource(paths, "dir")
+
+
+def open_source(
+    *, camera: str | None = None, video: Path | None = None, image: Path | None = None, folder: Path | None = None
+) -> CaptureSource | ImageSource:
+    """The one source the user named; naming none or several is an error."""
+    chosen = [
+        (opener, value)
+        for opener, value in ((open_camera, camera), (open_video, video), (open_image, image), (open_folder, folder))
+        if value is not None
+    ]
+    if len(chosen) != 1:
+        raise EdgeEmotionError("give exactly one source: --camera N, --video F, --image F or --dir D")
+    opener, value = chosen[0]
+    return opener(value)
