@@ -15,6 +15,8 @@ HOST_PY=${HOST_PY:-$repo/.venv/bin/python}
 mkdir -p "$OUT"
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
 timed() { local name=$1; shift; local start=$SECONDS; "$@"; echo "$name $((SECONDS - start))" >> "$OUT/seconds.txt"; }
+# Inside the root, a clean environment: what a Pi user's shell has, not this machine's pip settings.
+in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 "$@"; }
 : > "$OUT/seconds.txt"
 
 if ! command -v debootstrap >/dev/null || [ ! -e /usr/bin/qemu-aarch64-static ]; then
@@ -32,14 +34,18 @@ if [ ! -x "$ROOT/usr/bin/python3" ]; then
     --include=python3,python3-venv,python3-pip,ca-certificates bookworm "$ROOT" http://deb.debian.org/debian >/dev/null
 fi
 cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
-log "arm64 root: $(chroot "$ROOT" uname -m), $(chroot "$ROOT" python3 --version)"
+log "arm64 root: $(in_root uname -m), $(in_root python3 --version)"
 
 log "copying the package (tracked files only) and installing its base dependencies with pip"
 rm -rf "$ROOT/opt/edge-emotion" && mkdir -p "$ROOT/opt/edge-emotion"
 git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 tar cf -) | tar xf - -C "$ROOT/opt/edge-emotion"
-timed pip_install chroot "$ROOT" /bin/sh -c \
-  "python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --disable-pip-version-check /opt/edge-emotion"
-chroot "$ROOT" /opt/venv/bin/pip list --format=freeze 2>/dev/null | grep -i -E "litert|tflite|numpy|opencv|tensorflow" > "$OUT/arm64-packages.txt"
+if [ -x "$ROOT/opt/venv/bin/edge-emotion" ]; then  # dependencies in place: refresh the package only
+  timed pip_reinstall in_root /opt/venv/bin/pip install -q --no-deps --force-reinstall /opt/edge-emotion
+else
+  timed pip_install in_root /bin/sh -c \
+    "python3 -m venv /opt/venv && /opt/venv/bin/pip install -q --disable-pip-version-check /opt/edge-emotion"
+fi
+in_root /opt/venv/bin/pip list --format=freeze 2>/dev/null | grep -i -E "litert|tflite|numpy|opencv|tensorflow" > "$OUT/arm64-packages.txt"
 
 log "faces: the demo pictures, and 64 fixed 48x48 crops for the bit-for-bit comparison"
 rm -rf "$ROOT/opt/faces" && "$HOST_PY" "$repo/scripts/demo_faces.py" "$ROOT/opt/faces"
@@ -55,28 +61,49 @@ np.save(sys.argv[1], np.stack(crops).astype(np.uint8))
 PY
 
 log "running on arm64 (emulated)"
-timed run_arm64 chroot "$ROOT" /opt/venv/bin/edge-emotion run --dir /opt/faces --events /opt/events-arm64.jsonl --threads 1
-chroot "$ROOT" /opt/venv/bin/python /opt/edge-emotion/scripts/int8_outputs.py /opt/crops.npy > "$OUT/int8-arm64.json"
+timed run_arm64 in_root /opt/venv/bin/edge-emotion run --dir /opt/faces --events /opt/events-arm64.jsonl --threads 1
+in_root /opt/venv/bin/python /opt/edge-emotion/scripts/int8_outputs.py /opt/crops.npy > "$OUT/int8-arm64.json"
+in_root /opt/venv/bin/python /opt/edge-emotion/scripts/int8_tensors.py /opt/crops.npy /opt/tensors-arm64.npz
+cp "$ROOT/opt/tensors-arm64.npz" "$OUT/"
 cp "$ROOT/opt/events-arm64.jsonl" "$OUT/events-arm64.jsonl"
 
 log "running on $(uname -m)"
 "$repo/.venv/bin/edge-emotion" run --dir "$ROOT/opt/faces" --events "$OUT/events-x86_64.jsonl" --threads 1 2>/dev/null
 "$HOST_PY" "$repo/scripts/int8_outputs.py" "$ROOT/opt/crops.npy" > "$OUT/int8-x86_64.json"
+"$HOST_PY" "$repo/scripts/int8_tensors.py" "$ROOT/opt/crops.npy" "$OUT/tensors-x86_64.npz"
 
 "$HOST_PY" - "$OUT" <<'PY'
 import json, sys
 from pathlib import Path
+import numpy as np
 out = Path(sys.argv[1])
 arm, x86 = (json.loads((out / f"int8-{a}.json").read_text()) for a in ("arm64", "x86_64"))
-same_int8 = arm["int8_outputs"] == x86["int8_outputs"]
-differing = sum(a != b for a, b in zip(arm["int8_outputs"], x86["int8_outputs"]))
+report = {}
+for kernels in ("xnnpack", "reference"):
+    a, b = arm[kernels]["int8_outputs"], x86[kernels]["int8_outputs"]
+    report[kernels] = {
+        "bit_identical": a == b,
+        "crops_differing": sum(x != y for x, y in zip(a, b)),
+        "max_int8_difference": max(abs(p - q) for x, y in zip(a, b) for p, q in zip(x, y)),
+        "labels_differing": sum(x != y for x, y in zip(arm[kernels]["labels"], x86[kernels]["labels"])),
+    }
 events = {a: [json.loads(l) for l in (out / f"events-{a}.jsonl").read_text().splitlines()] for a in ("arm64", "x86_64")}
-faces = {a: [(f["box"], f["label"], f["probabilities"]) for e in ev for f in e["faces"]] for a, ev in events.items()}
-seconds = dict(line.split() for line in (out / "seconds.txt").read_text().splitlines())
-report = {"int8_bit_identical": same_int8, "crops": len(arm["int8_outputs"]), "crops_differing": differing,
-          "run_events_identical": faces["arm64"] == faces["x86_64"], "faces_arm64": len(faces["arm64"]),
-          "faces_x86_64": len(faces["x86_64"]), "seconds": {k: int(v) for k, v in seconds.items()},
-          "arm64_packages": (out / "arm64-packages.txt").read_text().split()}
+faces = {a: [f for e in ev for f in e["faces"]] for a, ev in events.items()}
+report["run"] = {
+    "faces": {a: len(f) for a, f in faces.items()},
+    "boxes_and_scores_identical": [(f["box"], f["score"]) for f in faces["arm64"]] == [(f["box"], f["score"]) for f in faces["x86_64"]],
+    "labels_identical": [f["label"] for f in faces["arm64"]] == [f["label"] for f in faces["x86_64"]],
+    "max_probability_difference": max(abs(p[k] - q[k]) for p, q in zip((f["probabilities"] for f in faces["arm64"]), (f["probabilities"] for f in faces["x86_64"])) for k in p),
+}
+arm_ops, x86_ops = np.load(out / "tensors-arm64.npz"), np.load(out / "tensors-x86_64.npz")
+report["ops_reference_kernels"] = {
+    name: {"share_differing": round(float((arm_ops[name] != x86_ops[name]).mean()), 5),
+           "arm64_minus_x86_64": sorted({int(v) for v in np.unique(arm_ops[name].astype(int) - x86_ops[name].astype(int))})}
+    for name in sorted(arm_ops.files)
+}
+report["crops"] = len(arm["xnnpack"]["int8_outputs"])
+report["seconds"] = {k: int(v) for k, v in (line.split() for line in (out / "seconds.txt").read_text().splitlines())}
+report["arm64_packages"] = (out / "arm64-packages.txt").read_text().split()
 (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
 print(json.dumps(report, indent=2))
 PY

@@ -4,6 +4,9 @@ The faces go straight into the interpreter (no resize, no detector), so two mach
 print the same JSON run the int8 model identically, bit for bit.
 
     python scripts/int8_outputs.py FACES.npy [MODEL.tflite] > outputs.json
+
+Both the default kernels (XNNPACK, as `run` uses them) and TFLite's reference kernels are
+reported: XNNPACK chooses kernels per CPU, the reference kernels are the same everywhere.
 """
 
 import json
@@ -19,11 +22,15 @@ from edge_emotion.preprocess import scale
 
 def main() -> None:
     faces = np.load(sys.argv[1])
-    classifier = Classifier(Path(sys.argv[2]) if len(sys.argv) > 2 else shipped_model(), threads=1)
-    probabilities = classifier.predict(scale(faces))
-    scale_, zero_point = classifier.output["quantization"]
-    raw = np.round(probabilities / scale_ + zero_point).astype(int)  # back to the int8 output tensor
-    json.dump({"int8_outputs": raw.tolist(), "labels": probabilities.argmax(axis=1).tolist()}, sys.stdout)
+    model = Path(sys.argv[2]) if len(sys.argv) > 2 else shipped_model()
+    results = {}
+    for kernels, reference in (("xnnpack", False), ("reference", True)):
+        classifier = Classifier(model, threads=1, reference=reference)
+        probabilities = classifier.predict(scale(faces))
+        scale_, zero_point = classifier.output["quantization"]
+        raw = np.round(probabilities / scale_ + zero_point).astype(int)  # back to the int8 output tensor
+        results[kernels] = {"int8_outputs": raw.tolist(), "labels": probabilities.argmax(axis=1).tolist()}
+    json.dump(results, sys.stdout)
 
 
 if __name__ == "__main__":

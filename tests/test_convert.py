@@ -166,3 +166,13 @@ def test_classifier_batches_match_one_by_one(int8_model: Path, fer_csv: Path) ->
     assert batched.shape == (9, 7)
     assert np.array_equal(batched, single)
     assert np.allclose(batched.sum(axis=1), 1.0, atol=0.03)
+
+
+def test_reference_kernels_agree_with_xnnpack(int8_model: Path, fer_csv: Path) -> None:
+    from edge_emotion.preprocess import scale
+
+    inputs = scale(load_faces(fer_csv, "PublicTest").images)
+    fast = Classifier(int8_model).predict(inputs)
+    reference = Classifier(int8_model, reference=True).predict(inputs)
+    assert np.abs(fast - reference).max() <= 4 / 256  # at most a few int8 steps apart
+    assert (fast.argmax(axis=1) == reference.argmax(axis=1)).mean() >= 0.95

@@ -38,9 +38,9 @@ class Classifier:
     a fixed-batch model (Edge TPU) runs them one by one.
     """
 
-    def __init__(self, model: Path, *, threads: int = 2, edgetpu: bool = False) -> None:
+    def __init__(self, model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False) -> None:
         self.path = model
-        self.interpreter = make_interpreter(model, threads=threads, edgetpu=edgetpu)
+        self.interpreter = make_interpreter(model, threads=threads, edgetpu=edgetpu, reference=reference)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise EdgeEmotionError(f"{model}: expected one input and one output tensor")

@@ -49,8 +49,13 @@ def load_edgetpu_delegate(runtime: Any) -> Any:
         ) from None
 
 
-def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False) -> Any:
-    """An interpreter for ``model`` with tensors allocated."""
+def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False) -> Any:
+    """An interpreter for ``model`` with tensors allocated.
+
+    ``reference`` runs TFLite's built-in kernels without the XNNPACK delegate: slower, but
+    their int8 arithmetic is the same on every CPU, which makes outputs comparable bit for
+    bit across machines (XNNPACK picks per-CPU kernels that may round differently).
+    """
     if not model.is_file():
         raise EdgeEmotionError(f"model not found: {model}")
     runtime = runtime_module()
