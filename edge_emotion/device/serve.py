@@ -43,7 +43,7 @@ class Channel:
             self.changed.notify_all()
 
     def after(self, seen: int, timeout: float) -> list[tuple[int, Any]]:
-        """Items newer than ``seen``; waits up to ``timeout`` seconds for one, then returns [] ."""
+        """Items newer than ``seen``; waits up to ``timeout`` seconds for one, then returns []."""
         with self.changed:
             self.changed.wait_for(lambda: self.sequence > seen, timeout)
             return [(number, item) for number, item in self.items if number > seen]
