@@ -70,6 +70,11 @@ def test_image_tree(image_tree: Path) -> None:
     assert sorted(set(train.labels.tolist())) == list(range(7))
 
 
+def test_missing_split_folder_names_what_to_pass(image_tree: Path) -> None:
+    with pytest.raises(EdgeEmotionError, match="--val-split test"):
+        load_faces(image_tree, "PublicTest")
+
+
 def test_image_tree_errors(tmp_path: Path) -> None:
     (tmp_path / "train" / "joy").mkdir(parents=True)
     with pytest.raises(EdgeEmotionError, match="unknown class folder"):

@@ -173,7 +173,10 @@ def _folder_split(root: Path, split: str) -> Path:
             return child
     if any(p.name.lower() in CLASS_NAMES for p in root.iterdir() if p.is_dir()):
         return root
-    raise EdgeEmotionError(f"{root}: no folder for split {canonical} (expected e.g. {root}/train/happy/*.png)")
+    raise EdgeEmotionError(
+        f"{root}: no folder for split {canonical} (looked for {', '.join(sorted(names))}); "
+        "name a split folder that exists, e.g. --val-split test"
+    )
 
 
 def load_faces(data: Path, split: str, ferplus: Path | None = None, soft: bool = False) -> FaceSet:
