@@ -12,8 +12,9 @@ from edge_emotion.convert.quantize import convert, representative_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, write_metadata
+from edge_emotion.preprocess import scale
 from edge_emotion.training.data import load_faces
-from edge_emotion.training.evaluate import predict_keras, predict_tflite
+from edge_emotion.training.evaluate import predict_keras
 from edge_emotion.training.keras_import import import_keras
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
     float_probs = predict_keras(model, faces)
     with atomic_path(out) as temporary:
         temporary.write_bytes(content)
-        check = compare(float_probs, predict_tflite(temporary, faces), faces.labels)
+        classifier = Classifier(temporary)  # the device-side interpreter: what is checked is what runs
+        check = compare(float_probs, classifier.predict(scale(faces.images)), faces.labels)
         check.update(
             split=faces.source,
             float_weight_bytes=4 * int(model.count_params()),
@@ -80,7 +82,6 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
                 f"--max-drop {options.max_drop}; nothing written"
             )
         report = op_report(temporary)
-        classifier = Classifier(temporary)
         metadata = ModelMetadata(
             input_size=classifier.input_size,
             quantization=options.mode,
