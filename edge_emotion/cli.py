@@ -62,6 +62,12 @@ def train_command(
     soft_labels: Annotated[
         bool, typer.Option(help="With --ferplus: vote distributions instead of majority labels.")
     ] = False,
+    teacher: Annotated[
+        Path | None, typer.Option(help="A trained run folder whose predictions to distil into this model.")
+    ] = None,
+    distill_weight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="With --teacher: share of the targets taken from the teacher.")
+    ] = 0.5,
     seed: int = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last epoch.")] = False,
 ) -> None:
@@ -72,7 +78,8 @@ def train_command(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
         ferplus=str(ferplus) if ferplus else None, soft_labels=soft_labels, epochs=epochs,
         batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
-        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, precision=precision, seed=seed,
+        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, precision=precision,
+        teacher=str(teacher) if teacher else None, distill_weight=distill_weight, seed=seed,
     )  # fmt: skip
     try:
         with user_errors():

@@ -83,6 +83,7 @@ def test_evaluate_writes_metrics_and_confusion(trained_run: Path, fer_csv: Path,
         (["train", "--data", "absent.csv", "--out", "{tmp}/r"], "not found"),
         (["train", "--data", "{csv}", "--arch", "nope", "--out", "{tmp}/r"], "unknown architecture"),
         (["evaluate", "{tmp}", "--data", "{csv}"], "is not a training run"),
+        (["train", "--data", "{csv}", "--teacher", "{tmp}", "--out", "{tmp}/r"], "is not a training run"),
         (["evaluate", "{tmp}/nothing.tflite", "--data", "{csv}"], "model not found"),
     ],
 )

@@ -11,6 +11,7 @@ from edge_emotion.atomic import atomic_path, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
 from edge_emotion.training.data import FaceSet, canonical_split, load_csv_splits, load_faces
+from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.keras_import import import_keras
 from edge_emotion.training.models import build_model
 from edge_emotion.training.pipeline import make_dataset
@@ -37,6 +38,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     augment: bool = True
     precision: str = "float32"
+    teacher: str | None = None
+    distill_weight: float = 0.5
     seed: int = 0
 
 
@@ -133,6 +136,9 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, 
             raise EdgeEmotionError(f"{out} already holds a run; use --resume to continue it or another --out")
         state = {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
     train_faces, val_faces = load_split_pair(config)
+    if config.teacher:
+        teacher = cached_teacher_probabilities(Path(config.teacher), train_faces, run.teacher_targets)
+        train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + state["epoch"])
     train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, seed=config.seed)
     val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, seed=config.seed)

@@ -40,6 +40,10 @@ class RunFolder:
     def summary(self) -> Path:
         return self.root / "summary.json"
 
+    @property
+    def teacher_targets(self) -> Path:
+        return self.root / "teacher.npy"
+
     def read_config(self) -> dict[str, Any]:
         """The resolved training flags; an error naming the folder when it is not a run."""
         if not self.config.is_file() or not (self.best.is_file() or self.last.is_file()):

@@ -1,0 +1,49 @@
+"""Knowledge distillation: a trained run's predictions on the training faces become part of the targets.
+
+The teacher runs once, before training, and its probabilities are cached in the student's
+run folder, so distillation costs no time per epoch and a resumed run reuses them.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from edge_emotion.atomic import atomic_path
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.preprocess import scale
+from edge_emotion.training.data import FaceSet
+
+
+def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
+    """The teacher run's best model on ``faces``, averaged with its view of the mirrored faces.
+
+    Averaging the two views is free here (it runs once) and gives a slightly better,
+    left-right symmetric teacher, matching the flips the student sees in training.
+    """
+    from edge_emotion.training.run_folder import load_best_model
+
+    model, _ = load_best_model(teacher)
+    images = scale(faces.images)
+    views = (images, images[:, :, ::-1])
+    return np.mean([model.predict(view, batch_size=256, verbose=0) for view in views], axis=0).astype(np.float32)
+
+
+def cached_teacher_probabilities(teacher: Path, faces: FaceSet, cache: Path) -> np.ndarray:
+    """The teacher's probabilities from ``cache`` when it matches these faces, else computed and saved."""
+    if cache.is_file():
+        cached = np.load(cache)
+        if cached.shape == faces.targets.shape:
+            return cached
+    probabilities = teacher_probabilities(teacher, faces)
+    with atomic_path(cache) as temporary:
+        np.save(temporary, probabilities)
+    return probabilities
+
+
+def distilled(faces: FaceSet, teacher: np.ndarray, weight: float) -> FaceSet:
+    """Targets blended from the labels and the teacher: ``(1 - weight) * labels + weight * teacher``."""
+    if not 0.0 <= weight <= 1.0:
+        raise EdgeEmotionError(f"distillation weight must be within 0..1, got {weight}")
+    if teacher.shape != faces.targets.shape:
+        raise EdgeEmotionError(f"teacher gave {teacher.shape} probabilities for targets of {faces.targets.shape}")
+    return FaceSet(faces.images, (1.0 - weight) * faces.targets + weight * teacher, faces.source)

@@ -1,0 +1,52 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.training import distill
+from edge_emotion.training.data import FaceSet, load_faces, one_hot
+from edge_emotion.training.fit import TrainConfig, train
+
+
+def test_targets_blend_the_labels_and_the_teacher() -> None:
+    faces = FaceSet(np.zeros((3, 48, 48), np.uint8), one_hot(np.array([0, 3, 6])), "test")
+    teacher = np.full((3, 7), 1 / 7, np.float32)
+    blended = distill.distilled(faces, teacher, 0.25).targets
+    np.testing.assert_allclose(blended.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(blended[1, 3], 0.75 + 0.25 / 7, rtol=1e-6)
+    np.testing.assert_allclose(blended[1, 0], 0.25 / 7, rtol=1e-6)
+    with pytest.raises(EdgeEmotionError, match=r"within 0\.\.1"):
+        distill.distilled(faces, teacher, 1.5)
+    with pytest.raises(EdgeEmotionError, match="probabilities for targets"):
+        distill.distilled(faces, teacher[:2], 0.5)
+
+
+def test_the_teacher_sees_a_face_and_its_mirror_alike(trained_run: Path, fer_csv: Path) -> None:
+    faces = load_faces(fer_csv, "PublicTest")
+    mirrored = FaceSet(faces.images[:, :, ::-1], faces.targets, faces.source)
+    probabilities = distill.teacher_probabilities(trained_run, faces)
+    np.testing.assert_allclose(probabilities, distill.teacher_probabilities(trained_run, mirrored), atol=1e-5)
+    # The synthetic classes are bars at class heights, so mirroring keeps them learnable.
+    assert (probabilities.argmax(axis=1) == faces.labels).mean() > 0.5
+
+
+def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
+    tmp_path: Path, fer_csv: Path, tiny_arch: str, trained_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "student"
+    config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, teacher=str(trained_run))
+    train(config, out)
+    cached = np.load(out / "teacher.npy")
+    assert cached.shape == (210, 7)
+    np.testing.assert_allclose(cached.sum(axis=1), 1.0, rtol=1e-5)
+    assert json.loads((out / "config.json").read_text())["teacher"] == str(trained_run)
+
+    def no_teacher(*_: object) -> np.ndarray:
+        raise AssertionError("the teacher ran again although its probabilities were cached")
+
+    monkeypatch.setattr(distill, "teacher_probabilities", no_teacher)
+    saved = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**saved, "epochs": 2}))
+    assert train(TrainConfig(data="ignored on resume"), out, resume=True)["epochs"] == 2
