@@ -72,6 +72,21 @@ def test_max_drop_fails_loudly_and_writes_nothing(trained_run: Path, fer_csv: Pa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_one_csv_is_parsed_once_for_calibration_and_check(
+    trained_run: Path, fer_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edge_emotion.training import data
+
+    parsed = []
+    read = data.read_fer_csv
+    monkeypatch.setattr(data, "read_fer_csv", lambda path: parsed.append(path) or read(path))
+    out = tmp_path / "once.tflite"
+    result = convert(str(trained_run), "--int8", "--data", str(fer_csv), "--out", str(out), "--max-drop", "100")
+    assert result.exit_code == 0, result.output
+    assert parsed == [fer_csv]
+    assert json.loads(out.with_suffix(".json").read_text())["source"]["calibration_faces"] == 210
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [("", "is not a training run"), ("model.keras", "not a Keras model"), ("notes.txt", "not a model")],

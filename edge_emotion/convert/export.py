@@ -13,11 +13,12 @@ from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, write_metadata
 from edge_emotion.preprocess import scale
-from edge_emotion.training.data import load_faces
+from edge_emotion.training.data import FaceSet, canonical_split, load_faces, load_splits
 from edge_emotion.training.evaluate import predict_keras
 from edge_emotion.training.keras_import import import_keras
 
 log = logging.getLogger(__name__)
+CALIBRATION_SPLIT = "Training"
 
 
 @dataclass(frozen=True)
@@ -58,12 +59,12 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
     if out.suffix != ".tflite":
         raise EdgeEmotionError(f"{out}: the output name must end in .tflite")
     model, origin = load_source(source)
+    calibration, faces = _calibration_and_check_faces(options)
     representative = None
-    if options.mode == "int8":
-        representative = representative_faces(options.data, options.calibration_faces, options.seed)
+    if calibration is not None:
+        representative = representative_faces(calibration, options.calibration_faces, options.seed)
     log.info("converting %s to %s", source, options.mode)
     content = convert(model, options.mode, representative, static_batch=options.static_batch)
-    faces = load_faces(options.check_data or options.data, options.check_split)
     float_probs = predict_keras(model, faces)
     with atomic_path(out) as temporary:
         temporary.write_bytes(content)
@@ -92,6 +93,20 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
         )
         write_metadata(out, metadata)  # the sidecar first: the model appears only with its metadata
     return metadata, report
+
+
+def _calibration_and_check_faces(options: ConvertOptions) -> tuple[FaceSet | None, FaceSet]:
+    """The training faces to calibrate int8 on (None otherwise) and the faces to check on.
+
+    Both come before the slow conversion, so bad data fails fast; one CSV is parsed once.
+    """
+    check_data = options.check_data or options.data
+    if options.mode != "int8":
+        return None, load_faces(check_data, options.check_split)
+    if check_data == options.data:
+        loaded = load_splits(check_data, [CALIBRATION_SPLIT, options.check_split])
+        return loaded[CALIBRATION_SPLIT], loaded[canonical_split(options.check_split)]
+    return load_faces(options.data, CALIBRATION_SPLIT), load_faces(check_data, options.check_split)
 
 
 def _quantization(detail: dict[str, Any]) -> dict[str, float]:

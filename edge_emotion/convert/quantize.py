@@ -4,25 +4,23 @@ import contextlib
 import io
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import INPUT_SIZE, scale
-from edge_emotion.training.data import load_faces, stratified_sample
+from edge_emotion.training.data import FaceSet, stratified_sample
 from edge_emotion.training.keras_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 
-def representative_faces(data: Path, count: int, seed: int, split: str = "Training") -> np.ndarray:
+def representative_faces(faces: FaceSet, count: int, seed: int) -> np.ndarray:
     """``count`` training faces, stratified by class and seeded, through the shared preprocessing."""
-    faces = load_faces(data, split)
     if len(faces) == 0:
-        raise EdgeEmotionError(f"{data}: no faces in split {split} to calibrate on")
+        raise EdgeEmotionError(f"{faces.source}: no faces to calibrate on")
     return scale(stratified_sample(faces, count, seed).images)
 
 

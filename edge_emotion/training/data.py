@@ -190,6 +190,13 @@ def load_faces(data: Path, split: str, ferplus: Path | None = None, soft: bool =
     return load_csv_splits(data, [split], ferplus, soft)[canonical_split(split)]
 
 
+def load_splits(data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False) -> dict[str, FaceSet]:
+    """Several splits of one data set, keyed by canonical split name; a CSV is parsed once for all."""
+    if data.is_file():
+        return load_csv_splits(data, splits, ferplus, soft)
+    return {canonical_split(split): load_faces(data, split, ferplus, soft) for split in splits}
+
+
 def load_csv_splits(
     data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False
 ) -> dict[str, FaceSet]:

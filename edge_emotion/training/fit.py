@@ -10,7 +10,7 @@ from typing import Any
 from edge_emotion.atomic import atomic_path, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
-from edge_emotion.training.data import FaceSet, canonical_split, load_csv_splits, load_faces
+from edge_emotion.training.data import FaceSet, canonical_split, load_splits
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.keras_import import import_keras
 from edge_emotion.training.models import build_model
@@ -48,11 +48,8 @@ def load_split_pair(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
     data = Path(config.data)
     ferplus = Path(config.ferplus) if config.ferplus else None
     splits = [config.train_split, config.val_split]
-    if data.is_file():
-        loaded = load_csv_splits(data, splits, ferplus, config.soft_labels)
-        train, val = (loaded[canonical_split(s)] for s in splits)
-    else:
-        train, val = (load_faces(data, s, ferplus, config.soft_labels) for s in splits)
+    loaded = load_splits(data, splits, ferplus, config.soft_labels)
+    train, val = (loaded[canonical_split(s)] for s in splits)
     if train.source == val.source:
         raise EdgeEmotionError(
             f"{config.data}: {config.train_split} and {config.val_split} are the same faces; "
