@@ -63,7 +63,10 @@ def train_command(
         bool, typer.Option(help="With --ferplus: vote distributions instead of majority labels.")
     ] = False,
     teacher: Annotated[
-        Path | None, typer.Option(help="A trained run folder whose predictions to distil into this model.")
+        list[Path] | None,
+        typer.Option(
+            help="A trained run folder whose predictions to distil into this model; repeat to average several."
+        ),
     ] = None,
     distill_weight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="With --teacher: share of the targets taken from the teacher.")
@@ -79,7 +82,7 @@ def train_command(
         ferplus=str(ferplus) if ferplus else None, soft_labels=soft_labels, epochs=epochs,
         batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, precision=precision,
-        teacher=str(teacher) if teacher else None, distill_weight=distill_weight, seed=seed,
+        teachers=tuple(map(str, teacher or ())), distill_weight=distill_weight, seed=seed,
     )  # fmt: skip
     try:
         with user_errors():

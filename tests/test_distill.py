@@ -36,12 +36,12 @@ def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
     tmp_path: Path, fer_csv: Path, tiny_arch: str, trained_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "student"
-    config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, teacher=str(trained_run))
+    config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, teachers=(str(trained_run),))
     train(config, out)
     cached = np.load(out / "teacher.npy")
     assert cached.shape == (210, 7)
     np.testing.assert_allclose(cached.sum(axis=1), 1.0, rtol=1e-5)
-    assert json.loads((out / "config.json").read_text())["teacher"] == str(trained_run)
+    assert json.loads((out / "config.json").read_text())["teachers"] == [str(trained_run)]
 
     def no_teacher(*_: object) -> np.ndarray:
         raise AssertionError("the teacher ran again although its probabilities were cached")
@@ -50,3 +50,20 @@ def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
     saved = json.loads((out / "config.json").read_text())
     (out / "config.json").write_text(json.dumps({**saved, "epochs": 2}))
     assert train(TrainConfig(data="ignored on resume"), out, resume=True)["epochs"] == 2
+
+
+def test_several_teachers_average_into_one_cached_ensemble(
+    tmp_path: Path, fer_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    faces = load_faces(fer_csv, "PublicTest")
+    confident = {"a": 0, "b": 3}  # each stand-in teacher is sure of one class
+
+    def stand_in(teacher: Path, faces: FaceSet) -> np.ndarray:
+        return one_hot(np.full(len(faces), confident[teacher.name]))
+
+    monkeypatch.setattr(distill, "teacher_probabilities", stand_in)
+    cache = tmp_path / "teacher.npy"
+    ensemble = distill.cached_teacher_probabilities([Path("a"), Path("b")], faces, cache)
+    np.testing.assert_allclose(ensemble[:, [0, 3]], 0.5)
+    np.testing.assert_allclose(np.load(cache), ensemble)
+    assert not list(tmp_path.glob(".*partial*"))

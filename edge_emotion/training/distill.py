@@ -1,9 +1,10 @@
-"""Knowledge distillation: a trained run's predictions on the training faces become part of the targets.
+"""Knowledge distillation: trained runs' predictions on the training faces become part of the targets.
 
 The teacher runs once, before training, and its probabilities are cached in the student's
 run folder, so distillation costs no time per epoch and a resumed run reuses them.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,16 @@ def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
     return np.mean([model.predict(view, batch_size=256, verbose=0) for view in views], axis=0).astype(np.float32)
 
 
-def cached_teacher_probabilities(teacher: Path, faces: FaceSet, cache: Path) -> np.ndarray:
-    """The teacher's probabilities from ``cache`` when it matches these faces, else computed and saved."""
+def cached_teacher_probabilities(teachers: Sequence[Path], faces: FaceSet, cache: Path) -> np.ndarray:
+    """The teachers' mean probabilities from ``cache`` when it matches these faces, else computed and saved.
+
+    Several teachers average into one ensemble, stronger than each of them.
+    """
     if cache.is_file():
         cached = np.load(cache)
         if cached.shape == faces.targets.shape:
             return cached
-    probabilities = teacher_probabilities(teacher, faces)
+    probabilities = np.mean([teacher_probabilities(teacher, faces) for teacher in teachers], axis=0)
     with atomic_path(cache) as temporary:
         np.save(temporary, probabilities)
     return probabilities

@@ -38,7 +38,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     augment: bool = True
     precision: str = "float32"
-    teacher: str | None = None
+    teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5
     seed: int = 0
 
@@ -133,8 +133,8 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, 
             raise EdgeEmotionError(f"{out} already holds a run; use --resume to continue it or another --out")
         state = {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
     train_faces, val_faces = load_split_pair(config)
-    if config.teacher:
-        teacher = cached_teacher_probabilities(Path(config.teacher), train_faces, run.teacher_targets)
+    if config.teachers:
+        teacher = cached_teacher_probabilities(list(map(Path, config.teachers)), train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + state["epoch"])
     train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, seed=config.seed)
