@@ -191,3 +191,30 @@ def test_reference_kernels_agree_with_xnnpack(int8_model: Path, fer_csv: Path) -
     reference = Classifier(int8_model, reference=True).predict(inputs)
     assert np.abs(fast - reference).max() <= 4 / 256  # at most a few int8 steps apart
     assert (fast.argmax(axis=1) == reference.argmax(axis=1)).mean() >= 0.95
+
+
+def test_mirror_averages_each_face_with_its_mirror_image(int8_model: Path, fer_csv: Path) -> None:
+    from edge_emotion.preprocess import scale
+
+    inputs = scale(load_faces(fer_csv, "PublicTest").images[:9])
+    inputs[:, :, :24] *= 0.5  # make the faces lopsided, so a mirror is a different input
+    plain = Classifier(int8_model)
+    mirrored = Classifier(int8_model, mirror=True)
+    flipped = inputs[:, :, ::-1]
+    averaged = mirrored.predict(inputs)
+    assert not np.array_equal(plain.predict(inputs), plain.predict(flipped))
+    np.testing.assert_allclose(averaged, (plain.predict(inputs) + plain.predict(flipped)) / 2, atol=1e-6)
+    np.testing.assert_allclose(averaged, mirrored.predict(flipped), atol=1e-6)
+    assert mirrored.predict(inputs[:0]).shape == (0, 7)
+
+
+def test_evaluate_with_mirror_scores_what_the_device_runs(int8_model: Path, fer_csv: Path, tmp_path: Path) -> None:
+    from edge_emotion.metrics import score
+    from edge_emotion.preprocess import scale
+
+    args = ["evaluate", str(int8_model), "--data", str(fer_csv), "--out", str(tmp_path), "--mirror"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    faces = load_faces(fer_csv, "PublicTest")
+    expected = score(Classifier(int8_model, mirror=True).predict(scale(faces.images)), faces.labels)
+    assert json.loads((tmp_path / "metrics.json").read_text())["loss"] == pytest.approx(expected.loss, abs=1e-4)

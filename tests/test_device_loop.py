@@ -180,6 +180,18 @@ def test_python_api(int8_model: Path, astronaut: Path) -> None:
     assert face.label == max(face.probabilities, key=face.probabilities.get)
 
 
+def test_run_with_mirror(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    args = ["run", "--image", str(astronaut), "--model", str(int8_model), "--mirror", "--events", str(events)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (event,) = [json.loads(line) for line in events.read_text().splitlines()]
+    (face,) = event["faces"]
+    plain = EmotionRecognizer(int8_model).predict(cv2.imread(str(astronaut)))[0]
+    assert face["box"] == list(plain.box)
+    assert face["probabilities"] != {k: round(v, 4) for k, v in plain.probabilities.items()}
+
+
 def test_largest_keeps_one_face(int8_model: Path, astronaut: Path) -> None:
     image = cv2.imread(str(astronaut))
     small = cv2.resize(image, (300, 300))

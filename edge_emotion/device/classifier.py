@@ -1,6 +1,7 @@
 """Run the emotion model on face inputs: quantise in, invoke once per batch, dequantise out."""
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,29 @@ def dequantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return (values.astype(np.float32) - zero_point) * scale
 
 
+def mirror_averaged(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """``predict`` on the faces and on their mirror images in one batch, averaged.
+
+    Expressions are near left-right symmetric, so the mirror is a second opinion for
+    the price of one more face per face: about a point of FER2013 accuracy for the shipped model.
+    """
+    both = predict(np.concatenate([inputs, inputs[:, :, ::-1]]))
+    return (both[: len(inputs)] + both[len(inputs) :]) / 2
+
+
 class Classifier:
     """A .tflite emotion model: ``predict(inputs (N, S, S, 1) in 0..1) -> probabilities (N, classes)``.
 
     A model with a dynamic batch dimension runs all faces of a frame in one ``invoke``;
-    a fixed-batch model (Edge TPU) runs them one by one.
+    a fixed-batch model (Edge TPU) runs them one by one. ``mirror`` averages every face
+    with its mirror image (twice the classifier's work).
     """
 
-    def __init__(self, model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False) -> None:
+    def __init__(
+        self, model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False, mirror: bool = False
+    ) -> None:
         self.path = model
+        self.mirror = mirror
         self.interpreter = make_interpreter(model, threads=threads, edgetpu=edgetpu, reference=reference)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -82,10 +97,13 @@ class Classifier:
         self.interpreter.invoke()
         return dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
 
-    def predict(self, inputs: np.ndarray, max_batch: int = 256) -> np.ndarray:
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities for a stack of preprocessed faces."""
         if len(inputs) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        return mirror_averaged(self._predict, inputs) if self.mirror else self._predict(inputs)
+
+    def _predict(self, inputs: np.ndarray, max_batch: int = 256) -> np.ndarray:
         if not self.dynamic_batch:
             return np.concatenate([self._invoke(face[np.newaxis]) for face in inputs])
         chunks = []

@@ -45,8 +45,10 @@ class Face:
 class EmotionRecognizer:
     """Detect every face in a BGR frame and classify it with the int8 model.
 
-    With ``track=True`` (the live loop) faces keep ids across frames and their probabilities
-    are smoothed over time; with ``track=False`` each call stands alone (photos).
+    ``mirror=True`` averages each face with its mirror image: about a point more accurate
+    for twice the classifier's (small) share of a frame. With ``track=True`` (the live loop)
+    faces keep ids across frames and their probabilities are smoothed over time; with
+    ``track=False`` each call stands alone (photos).
     ``last_latency`` holds the seconds spent detecting and classifying in the last call.
     """
 
@@ -58,10 +60,13 @@ class EmotionRecognizer:
         edgetpu: bool = False,
         detector: FaceDetector | str = "haar",
         largest: bool = False,
+        mirror: bool = False,
         track: bool = False,
         smooth: float = 0.6,
     ) -> None:
-        self.classifier = Classifier(Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu)
+        self.classifier = Classifier(
+            Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu, mirror=mirror
+        )
         self.detector = make_detector(detector) if isinstance(detector, str) else detector
         self.largest = largest
         self.tracker = IouTracker(smooth=smooth) if track else None

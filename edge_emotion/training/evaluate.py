@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.atomic import write_json
+from edge_emotion.device.classifier import Classifier, mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import Scores
@@ -13,26 +14,28 @@ from edge_emotion.preprocess import scale
 from edge_emotion.training.data import FaceSet, canonical_split
 
 
-def predict_keras(model: object, faces: FaceSet) -> np.ndarray:
-    return np.asarray(model.predict(scale(faces.images), batch_size=256, verbose=0))  # type: ignore[attr-defined]
+def predict_keras(model: object, faces: FaceSet, mirror: bool = False) -> np.ndarray:
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(inputs, batch_size=256, verbose=0))  # type: ignore[attr-defined]
+
+    inputs = scale(faces.images)
+    return mirror_averaged(predict, inputs) if mirror else predict(inputs)
 
 
-def predict_tflite(model: Path, faces: FaceSet, threads: int = 2) -> np.ndarray:
+def predict_tflite(model: Path, faces: FaceSet, threads: int = 2, mirror: bool = False) -> np.ndarray:
     """Probabilities from the device-side interpreter: what is scored is what will run on the device."""
-    from edge_emotion.device.classifier import Classifier
-
-    return Classifier(model, threads=threads).predict(scale(faces.images))
+    return Classifier(model, threads=threads, mirror=mirror).predict(scale(faces.images))
 
 
-def predict_model(model: Path, faces: FaceSet) -> np.ndarray:
-    """Probabilities from a run folder's best Keras model or from a .tflite file."""
+def predict_model(model: Path, faces: FaceSet, mirror: bool = False) -> np.ndarray:
+    """Probabilities from a run folder's best Keras model or from a .tflite file; ``mirror`` as the device does."""
     if model.is_dir():
         from edge_emotion.training.run_folder import load_best_model
 
         keras_model, _ = load_best_model(model)
-        return predict_keras(keras_model, faces)
+        return predict_keras(keras_model, faces, mirror)
     if model.suffix == ".tflite":
-        return predict_tflite(model, faces)
+        return predict_tflite(model, faces, mirror=mirror)
     raise EdgeEmotionError(f"{model}: not a run folder or a .tflite model")
 
 
