@@ -1,5 +1,5 @@
 """The device loop on 640x480 video with one face and with several, at 1 and 2 threads: FPS and
-per-stage latency; and the classifier alone in faces/s at batch 1.
+per-stage latency, plain and with --mirror; and the classifier alone in faces/s at batch 1.
 
     python benchmarks/device_loop.py [--model M.tflite] [--frames 300]
 """
@@ -17,6 +17,9 @@ from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer, shipped_model
 from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import face_to_input
+
+# (threads, mirror): both thread counts, and --mirror at 2 threads
+VARIANTS = ((1, False), (2, False), (2, True))
 
 
 def scene(faces: int) -> np.ndarray:
@@ -51,16 +54,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for faces in (1, 4):
             clip = write_clip(Path(folder) / f"{faces}.avi", scene(faces), args.frames)
-            for threads in (1, 2):
-                recognizer = EmotionRecognizer(args.model, threads=threads, track=True)
+            for threads, mirror in VARIANTS:
+                recognizer = EmotionRecognizer(args.model, threads=threads, mirror=mirror, track=True)
                 summary = run_loop(open_video(clip), recognizer, events=Path("/dev/null"))
-                figures["loop"][f"{faces}_faces_{threads}_threads"] = summary
+                figures["loop"][f"{faces}_faces_{threads}_threads{'_mirror' if mirror else ''}"] = summary
     crop = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)[60:170, 170:280]
     inputs = np.stack([face_to_input(np.roll(crop, shift, axis=0)) for shift in range(64)])
-    for threads in (1, 2):
-        recognizer = EmotionRecognizer(args.model, threads=threads)
+    for threads, mirror in VARIANTS:
+        recognizer = EmotionRecognizer(args.model, threads=threads, mirror=mirror)
         rate = batch1_faces_per_second(recognizer.classifier.predict, inputs)
-        figures[f"classifier_faces_per_second_batch1_{threads}_threads"] = round(rate, 1)
+        figures[f"classifier_faces_per_second_batch1_{threads}_threads{'_mirror' if mirror else ''}"] = round(rate, 1)
     save("device_loop", figures)
     print(f"\n{'scene':22} {'FPS':>6} {'capture':>8} {'detect':>8} {'classify':>9}  (median ms)")
     for name, summary in figures["loop"].items():
