@@ -48,6 +48,14 @@ def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
         train(TrainConfig(data="x"), tmp_path, resume=True)
 
 
+def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("{}")
+    (tmp_path / "last.keras").write_text("")
+    (tmp_path / "config.json").write_text(json.dumps({"data": "x", "flag_from_elsewhere": 1}))
+    with pytest.raises(EdgeEmotionError, match="cannot resume this run's flags"):
+        train(TrainConfig(data="x"), tmp_path, resume=True)
+
+
 def test_train_on_an_image_tree(tmp_path: Path, image_tree: Path, tiny_arch: str) -> None:
     config = TrainConfig(data=str(image_tree), arch=tiny_arch, epochs=1, val_split="test")
     summary = train(config, tmp_path / "run")

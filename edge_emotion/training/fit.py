@@ -126,7 +126,10 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, 
             raise EdgeEmotionError(
                 f"{out}: nothing to resume (no state.json and last.keras); start it without --resume"
             )
-        config = TrainConfig(**json.loads(run.config.read_text()))
+        try:
+            config = TrainConfig(**json.loads(run.config.read_text()))
+        except TypeError as error:  # written by another version, with flags this one lacks
+            raise EdgeEmotionError(f"{run.config}: cannot resume this run's flags ({error})") from None
         state = json.loads(run.state.read_text())
     else:
         if run.config.exists():
