@@ -65,11 +65,11 @@ def main() -> None:
         rate = batch1_faces_per_second(recognizer.classifier.predict, inputs)
         figures[f"classifier_faces_per_second_batch1_{threads}_threads{'_mirror' if mirror else ''}"] = round(rate, 1)
     save("device_loop", figures)
-    print(f"\n{'scene':22} {'FPS':>6} {'capture':>8} {'detect':>8} {'classify':>9}  (median ms)")
+    print(f"\n{'scene':26} {'FPS':>6} {'capture':>8} {'detect':>8} {'classify':>9}  (median ms)")
     for name, summary in figures["loop"].items():
         stages = summary["latency_ms"]
         print(
-            f"{name:22} {summary['fps']:6.1f} {stages['capture']['median']:8.2f} "
+            f"{name:26} {summary['fps']:6.1f} {stages['capture']['median']:8.2f} "
             f"{stages['detect']['median']:8.2f} {stages['classify']['median']:9.2f}"
         )
 
