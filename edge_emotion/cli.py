@@ -65,7 +65,8 @@ def train_command(
     teacher: Annotated[
         list[Path] | None,
         typer.Option(
-            help="A trained run folder whose predictions to distil into this model; repeat to average several."
+            help="A trained run folder or .tflite model whose predictions to distil into this model; "
+            "repeat to average several."
         ),
     ] = None,
     distill_weight: Annotated[

@@ -32,6 +32,17 @@ def test_the_teacher_sees_a_face_and_its_mirror_alike(trained_run: Path, fer_csv
     assert (probabilities.argmax(axis=1) == faces.labels).mean() > 0.5
 
 
+def test_a_tflite_teacher_agrees_with_its_run(trained_run: Path, int8_model: Path, fer_csv: Path) -> None:
+    faces = load_faces(fer_csv, "PublicTest")
+    from_run = distill.teacher_probabilities(trained_run, faces)
+    from_int8 = distill.teacher_probabilities(int8_model, faces)
+    assert from_int8.shape == from_run.shape
+    np.testing.assert_allclose(from_int8.sum(axis=1), 1.0, atol=0.02)
+    assert (from_int8.argmax(axis=1) == from_run.argmax(axis=1)).mean() > 0.9
+    with pytest.raises(EdgeEmotionError, match=r"not a run folder or a \.tflite"):
+        distill.teacher_probabilities(fer_csv, faces)
+
+
 def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
     tmp_path: Path, fer_csv: Path, tiny_arch: str, trained_run: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,4 @@
-"""Knowledge distillation: trained runs' predictions on the training faces become part of the targets.
+"""Knowledge distillation: trained models' predictions on the training faces become part of the targets.
 
 The teacher runs once, before training, and its probabilities are cached in the student's
 run folder, so distillation costs no time per epoch and a resumed run reuses them.
@@ -12,19 +12,17 @@ import numpy as np
 from edge_emotion.atomic import atomic_path
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.data import FaceSet
-from edge_emotion.training.evaluate import predict_keras
-from edge_emotion.training.run_folder import load_best_model
+from edge_emotion.training.evaluate import predict_model
 
 
 def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
-    """The teacher run's best model on ``faces``, averaged with its view of the mirrored faces.
+    """The teacher (a run folder's best model, or a .tflite file) on ``faces``, averaged with the mirrored faces.
 
     Averaging the two views is nearly free here (it runs once) and gives a better teacher
     (two points on PublicTest for the vgg20), left-right symmetric like the flips the
-    student sees in training.
+    student sees in training. A .tflite teacher lets the shipped model teach without its run.
     """
-    model, _ = load_best_model(teacher)
-    return predict_keras(model, faces, mirror=True).astype(np.float32)
+    return predict_model(teacher, faces, mirror=True).astype(np.float32)
 
 
 def cached_teacher_probabilities(teachers: Sequence[Path], faces: FaceSet, cache: Path) -> np.ndarray:
