@@ -21,6 +21,7 @@ class ModelMetadata:
     input_size: int = INPUT_SIZE
     color: str = "grey"
     pixel_scale: float = PIXEL_SCALE
+    low_pass_sigma: float = 0.0  # Gaussian blur (pixels) the model's inputs get: the sharpness it learned
     quantization: str = "float32"
     input_quantization: dict[str, float] = field(default_factory=dict)
     output_quantization: dict[str, float] = field(default_factory=dict)

@@ -4,6 +4,11 @@ A face becomes a 48x48 single-channel image with pixels in 0..1 (float32). Train
 data is already 48x48 grey, so it only goes through ``scale``; the device loop crops
 faces out of colour frames and goes through ``face_to_input``, which ends in the same
 ``scale``. Only numpy and OpenCV here: the device side imports this module.
+
+Sharpness is part of the contract: a model sees faces exactly as sharp as those it
+learned from. A model whose training faces were softened (as chained augmentation
+resampling does) records the Gaussian ``low_pass`` sigma that matches them, and every
+consumer applies it with ``low_pass`` before the model.
 """
 
 import cv2
@@ -16,6 +21,21 @@ PIXEL_SCALE = 1.0 / 255.0
 def scale(images: np.ndarray) -> np.ndarray:
     """uint8 grey images (..., 48, 48) -> float32 (..., 48, 48, 1) in 0..1."""
     return (np.asarray(images, dtype=np.float32) * PIXEL_SCALE)[..., np.newaxis]
+
+
+def low_pass(inputs: np.ndarray, sigma: float) -> np.ndarray:
+    """Each face (..., S, S) or (..., S, S, 1) blurred by a Gaussian of ``sigma`` pixels; 0 leaves it as it is."""
+    if sigma <= 0 or inputs.size == 0:
+        return inputs
+    faces = np.asarray(inputs, dtype=np.float32)
+    flat = faces.reshape(-1, *faces.shape[-3:-1]) if faces.shape[-1] == 1 else faces.reshape(-1, *faces.shape[-2:])
+    blurred = np.stack([cv2.GaussianBlur(face, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE) for face in flat])
+    return blurred.reshape(faces.shape)
+
+
+def model_inputs(images: np.ndarray, low_pass_sigma: float = 0.0) -> np.ndarray:
+    """uint8 grey 48x48 faces -> what a model with this ``low_pass_sigma`` takes: scaled, then low-passed."""
+    return low_pass(scale(images), low_pass_sigma)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """convert: a trained model -> a checked .tflite with its metadata, ready for the device."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +59,20 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
     if out.suffix != ".tflite":
         raise EdgeEmotionError(f"{out}: the output name must end in .tflite")
     model, origin = load_source(source)
+    contract = ModelMetadata(quantization=options.mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
     calibration, faces = _calibration_and_check_faces(options)
     representative = None
     if calibration is not None:
-        representative = representative_faces(calibration, options.calibration_faces, options.seed)
+        representative = representative_faces(
+            calibration, options.calibration_faces, options.seed, contract.low_pass_sigma
+        )
     log.info("converting %s to %s", source, options.mode)
     content = convert(model, options.mode, representative, static_batch=options.static_batch)
-    float_probs = predict_keras(model, faces)
+    float_probs = predict_keras(model, faces, low_pass_sigma=contract.low_pass_sigma)
     with atomic_path(out) as temporary:
         temporary.write_bytes(content)
-        classifier = Classifier(temporary)  # the device-side interpreter: what is checked is what runs
+        # The device-side interpreter, fed as the device will feed it: what is checked is what runs.
+        classifier = Classifier(temporary, metadata=contract)
         check = compare(float_probs, classifier.predict(scale(faces.images)), faces.labels)
         check.update(
             split=faces.source,
@@ -83,9 +87,9 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
                 f"--max-drop {options.max_drop}; nothing written"
             )
         report = op_report(temporary)
-        metadata = ModelMetadata(
+        metadata = replace(
+            contract,
             input_size=classifier.input_size,
-            quantization=options.mode,
             input_quantization=_quantization(classifier.input),
             output_quantization=_quantization(classifier.output),
             source={**origin, "calibration_faces": 0 if representative is None else len(representative)},

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.preprocess import INPUT_SIZE, scale
+from edge_emotion.preprocess import INPUT_SIZE, model_inputs
 from edge_emotion.training.data import FaceSet, stratified_sample
 from edge_emotion.training.keras_import import import_keras, import_tf
 
@@ -17,11 +17,11 @@ MODES = ("int8", "float16", "float32")
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 
-def representative_faces(faces: FaceSet, count: int, seed: int) -> np.ndarray:
-    """``count`` training faces, stratified by class and seeded, through the shared preprocessing."""
+def representative_faces(faces: FaceSet, count: int, seed: int, low_pass_sigma: float = 0.0) -> np.ndarray:
+    """``count`` training faces, stratified by class and seeded, exactly as the model will see them."""
     if len(faces) == 0:
         raise EdgeEmotionError(f"{faces.source}: no faces to calibrate on")
-    return scale(stratified_sample(faces, count, seed).images)
+    return model_inputs(stratified_sample(faces, count, seed).images, low_pass_sigma)
 
 
 def check_input_shape(model: Any) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from edge_emotion.device.interpreter import make_interpreter
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, read_metadata
+from edge_emotion.preprocess import low_pass
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +48,20 @@ class Classifier:
 
     A model with a dynamic batch dimension runs all faces of a frame in one ``invoke``;
     a fixed-batch model (Edge TPU) runs them one by one. ``mirror`` averages every face
-    with its mirror image (twice the classifier's work).
+    with its mirror image (twice the classifier's work). Inputs are low-passed to the
+    sharpness the model's metadata names, so every caller feeds plain scaled faces.
+    ``metadata`` stands in for the sidecar while a model is being converted.
     """
 
     def __init__(
-        self, model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False, mirror: bool = False
+        self,
+        model: Path,
+        *,
+        threads: int = 2,
+        edgetpu: bool = False,
+        reference: bool = False,
+        mirror: bool = False,
+        metadata: ModelMetadata | None = None,
     ) -> None:
         self.path = model
         self.mirror = mirror
@@ -66,7 +76,7 @@ class Classifier:
         self.input_size = int(shape[1])
         self.dynamic_batch = int(self.input.get("shape_signature", shape)[0]) == -1
         self.batch = int(shape[0])
-        self.metadata = read_metadata(model) or ModelMetadata(input_size=self.input_size)
+        self.metadata = metadata or read_metadata(model) or ModelMetadata(input_size=self.input_size)
         classes = int(self.output["shape"][-1])
         if len(self.metadata.class_names) != classes:
             raise EdgeEmotionError(
@@ -98,9 +108,10 @@ class Classifier:
         return dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
-        """Class probabilities for a stack of preprocessed faces."""
+        """Class probabilities for a stack of scaled faces (N, S, S, 1) in 0..1."""
         if len(inputs) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        inputs = low_pass(inputs, self.metadata.low_pass_sigma)
         return mirror_averaged(self._predict, inputs) if self.mirror else self._predict(inputs)
 
     def _predict(self, inputs: np.ndarray, max_batch: int = 256) -> np.ndarray:

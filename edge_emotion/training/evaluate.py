@@ -10,15 +10,17 @@ from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import Scores
 from edge_emotion.plots import plot_confusion
-from edge_emotion.preprocess import scale
+from edge_emotion.preprocess import model_inputs, scale
 from edge_emotion.training.data import FaceSet, canonical_split
 
 
-def predict_keras(model: object, faces: FaceSet, mirror: bool = False) -> np.ndarray:
+def predict_keras(model: object, faces: FaceSet, mirror: bool = False, low_pass_sigma: float = 0.0) -> np.ndarray:
+    """Probabilities from a Keras model fed as it was trained: ``low_pass_sigma`` is its run's ``low_pass``."""
+
     def predict(inputs: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict(inputs, batch_size=256, verbose=0))  # type: ignore[attr-defined]
 
-    inputs = scale(faces.images)
+    inputs = model_inputs(faces.images, low_pass_sigma)
     return mirror_averaged(predict, inputs) if mirror else predict(inputs)
 
 
@@ -32,8 +34,8 @@ def predict_model(model: Path, faces: FaceSet, mirror: bool = False) -> np.ndarr
     if model.is_dir():
         from edge_emotion.training.run_folder import load_best_model
 
-        keras_model, _ = load_best_model(model)
-        return predict_keras(keras_model, faces, mirror)
+        keras_model, config = load_best_model(model)
+        return predict_keras(keras_model, faces, mirror, config.get("low_pass", 0.0))
     if model.suffix == ".tflite":
         return predict_tflite(model, faces, mirror=mirror)
     raise EdgeEmotionError(f"{model}: not a run folder or a .tflite model")

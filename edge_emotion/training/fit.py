@@ -13,9 +13,10 @@ from edge_emotion.plots import plot_curves
 from edge_emotion.training.data import FaceSet, canonical_split, load_splits
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.keras_import import import_keras
+from edge_emotion.training.members import set_weights
 from edge_emotion.training.models import build_model
 from edge_emotion.training.pipeline import make_dataset
-from edge_emotion.training.run_folder import RunFolder
+from edge_emotion.training.run_folder import RunFolder, load_best_model
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
@@ -37,9 +38,11 @@ class TrainConfig:
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
     augment: bool = True
+    low_pass: float = 0.0
     precision: str = "float32"
     teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5
+    init_from: str | None = None
     seed: int = 0
 
 
@@ -135,17 +138,22 @@ def train(config: TrainConfig, out: Path, *, resume: bool = False) -> dict[str, 
         if run.config.exists():
             raise EdgeEmotionError(f"{out} already holds a run; use --resume to continue it or another --out")
         state = {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
+    # A warm start's weights load before the data, so a wrong --init-from fails fast.
+    start = load_best_model(Path(config.init_from))[0].get_weights() if config.init_from and not resume else None
     train_faces, val_faces = load_split_pair(config)
     if config.teachers:
         teacher = cached_teacher_probabilities(list(map(Path, config.teachers)), train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + state["epoch"])
-    train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, seed=config.seed)
-    val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, seed=config.seed)
+    contract = {"seed": config.seed, "low_pass_sigma": config.low_pass}
+    train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, **contract)
+    val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, **contract)
     if resume:
         model = keras.models.load_model(run.last)
     else:
         model = compile_model(config, len(train_data))
+        if start is not None:  # a warm start: these weights, a fresh optimizer and a new schedule
+            set_weights(model, start, Path(config.init_from))
         write_json(run.config, asdict(config))
     if state["epoch"] < config.epochs:
         model.fit(

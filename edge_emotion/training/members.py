@@ -1,0 +1,131 @@
+"""Ensemble members kept in git: the part of a training run that must outlive the machine it ran on.
+
+A run folder holds full Keras checkpoints with optimizer state and lives where it was
+written; a member is its best weights (float16 when that measurably changes nothing,
+float32 otherwise), the resolved config, history, curves, and the exact commands of
+every stretch it was trained in. ``train --init-from MEMBER`` warm-starts the next stretch.
+"""
+
+import json
+import shutil
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_emotion.atomic import atomic_path, write_json, write_text
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.metrics import agreement, score
+from edge_emotion.training.run_folder import RunFolder
+
+MEMBER_FILE = "member.json"
+WEIGHTS_FILE = "weights.npz"
+FLOAT16_MIN_AGREEMENT = 0.999  # top-1 agreement with float32 on the validation faces to store float16
+
+
+def is_member(path: Path) -> bool:
+    return (path / MEMBER_FILE).is_file()
+
+
+def train_command(config: dict[str, Any]) -> str:
+    """The ``edge-emotion train`` command line that reproduces ``config`` (flags that differ from the defaults)."""
+    from edge_emotion.training.fit import TrainConfig
+
+    parts = ["edge-emotion train"]
+    for field in fields(TrainConfig):
+        value = config.get(field.name, field.default)
+        if value == field.default and field.name != "data":
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, list | tuple):
+            parts += [f"--teacher {item}" for item in value]
+        else:
+            parts.append(f"{flag} {value}")
+    return " ".join(parts)
+
+
+def _weights_dtype(model: Any, config: dict[str, Any]) -> tuple[np.dtype, dict[str, float]]:
+    """float16 when the float16 weights agree with float32 on the run's validation faces, else float32."""
+    from edge_emotion.training.evaluate import predict_keras
+    from edge_emotion.training.fit import TrainConfig, load_split_pair
+
+    known = {f.name for f in fields(TrainConfig)}
+    _, val = load_split_pair(TrainConfig(**{k: v for k, v in config.items() if k in known}))
+    sigma = config.get("low_pass", 0.0)
+    full = predict_keras(model, val, low_pass_sigma=sigma)
+    weights = model.get_weights()
+    model.set_weights([w.astype(np.float16).astype(np.float32) for w in weights])
+    half = predict_keras(model, val, low_pass_sigma=sigma)
+    model.set_weights(weights)
+    check = {
+        "faces": len(val),
+        "float32_accuracy": round(score(full, val.labels).accuracy, 4),
+        "float16_accuracy": round(score(half, val.labels).accuracy, 4),
+        "top1_agreement": agreement(full, half)["top1_agreement"],
+    }
+    keep_half = check["top1_agreement"] >= FLOAT16_MIN_AGREEMENT
+    return np.dtype(np.float16 if keep_half else np.float32), check
+
+
+def save_member(run: Path, out: Path) -> dict[str, Any]:
+    """Write the run's best model as a member in ``out``; a stretch warm-started from ``out`` extends its record."""
+    from edge_emotion.training.run_folder import load_best_model
+
+    folder = RunFolder(run)
+    model, config = load_best_model(run)
+    summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
+    earlier = read_member(out)["stretches"] if is_member(out) and config.get("init_from") == str(out) else []
+    dtype, check = _weights_dtype(model, config)
+    with atomic_path(out / WEIGHTS_FILE) as temporary, temporary.open("wb") as handle:
+        np.savez(handle, *[w.astype(dtype) for w in model.get_weights()])
+    for name in ("config.json", "history.csv", "curves.png", "summary.json"):
+        if (run / name).is_file():
+            shutil.copyfile(run / name, out / name)
+    stretch = {"command": train_command(config) + f" --out {run}", **summary}
+    record = {
+        "arch": config["arch"],
+        "low_pass": config.get("low_pass", 0.0),
+        "params": int(model.count_params()),
+        "weights_dtype": dtype.name,
+        "float16_check": check,
+        "stretches": [*earlier, stretch],
+    }
+    write_json(out / MEMBER_FILE, record)
+    write_text(out / "command.txt", "\n".join(s["command"] for s in record["stretches"]) + "\n")
+    return record
+
+
+def read_member(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / MEMBER_FILE).read_text())
+    except (OSError, ValueError) as error:
+        raise EdgeEmotionError(f"{path}: unreadable member ({error})") from None
+
+
+def load_member(path: Path) -> tuple[Any, dict[str, Any]]:
+    """The member's model in float32 and its training config."""
+    from edge_emotion.training.keras_import import import_keras
+    from edge_emotion.training.models import build_model
+
+    read_member(path)
+    try:
+        config = json.loads((path / "config.json").read_text())
+        with np.load(path / WEIGHTS_FILE) as stored:
+            weights = [stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))]
+    except (OSError, ValueError, KeyError) as error:
+        raise EdgeEmotionError(f"{path}: cannot load the member ({error})") from None
+    import_keras().mixed_precision.set_global_policy("float32")
+    model = build_model(config["arch"])
+    set_weights(model, weights, path)
+    return model, config
+
+
+def set_weights(model: Any, weights: list[np.ndarray], source: Path) -> None:
+    """Load ``weights`` into ``model``; one clear error when their shapes do not fit."""
+    expected = [tuple(w.shape) for w in model.get_weights()]
+    if [tuple(w.shape) for w in weights] != expected:
+        raise EdgeEmotionError(f"{source}: its weights do not fit architecture {model.name!r}")
+    model.set_weights(weights)
