@@ -1,0 +1,60 @@
+"""One graph for several members: the mean of their probabilities, converted to int8 like any model."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_emotion.convert.edgetpu import op_report
+from edge_emotion.convert.ensemble import combine
+from edge_emotion.convert.quantize import convert, representative_faces
+from edge_emotion.device.classifier import Classifier
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.preprocess import scale
+from edge_emotion.training.data import load_faces
+from edge_emotion.training.run_folder import load_best_model
+
+
+@pytest.fixture(scope="module")
+def members(trained_run: Path) -> list:
+    first, config = load_best_model(trained_run)
+    second, _ = load_best_model(trained_run)
+    rng = np.random.default_rng(0)
+    second.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in second.get_weights()])
+    return [(first, {"run": "a", **config}), (second, {"run": "b", **config})]
+
+
+def test_ensemble_averages_its_members(members: list, fer_csv: Path) -> None:
+    models, origins = zip(*members, strict=True)
+    model, origin = combine(models, origins)
+    inputs = scale(load_faces(fer_csv, "PublicTest").images)
+    each = [m.predict(inputs, verbose=0) for m in models]
+    assert not np.allclose(each[0], each[1], atol=1e-3)  # two different members
+    np.testing.assert_allclose(model.predict(inputs, verbose=0), np.mean(each, axis=0), atol=1e-5)
+    assert [o["run"] for o in origin["members"]] == ["a", "b"] and origin["low_pass"] == 0.0
+
+
+def test_int8_ensemble_is_one_call_of_mapped_ops(members: list, fer_csv: Path, tmp_path: Path) -> None:
+    models, origins = zip(*members, strict=True)
+    model, _ = combine(models, origins)
+    calibration = representative_faces(load_faces(fer_csv, "Training"), 70, seed=0)
+    path = tmp_path / "ensemble.tflite"
+    path.write_bytes(convert(model, "int8", calibration))
+    faces = load_faces(fer_csv, "PublicTest")
+    probabilities = Classifier(path).predict(scale(faces.images))
+    float_probs = model.predict(scale(faces.images), verbose=0)
+    assert (probabilities.argmax(1) == float_probs.argmax(1)).mean() >= 0.9
+    report = op_report(path)
+    assert report["float_tensors"] == []
+    assert all(op["edgetpu"] for op in report["ops"] if op["op"] != "SHAPE")  # SHAPE: the tiny net's Flatten
+
+
+@pytest.mark.parametrize("problem", ["one", "sigma"])
+def test_members_that_do_not_fit_together(problem: str, members: list) -> None:
+    models, origins = zip(*members, strict=True)
+    if problem == "one":
+        models, origins = models[:1], origins[:1]
+    else:
+        origins = (origins[0], {**origins[1], "low_pass": 0.7})
+    with pytest.raises(EdgeEmotionError, match=r"at least two|low_pass"):
+        combine(models, origins)
