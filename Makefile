@@ -1,5 +1,5 @@
 # make demo: set up a virtual environment and run the shipped model on real faces.
-# make test: the test suite (what CI runs).
+# make test: the test suite, then the device install from a built wheel (what CI runs).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -23,6 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	bash scripts/check_device_install.sh $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

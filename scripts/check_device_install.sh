@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The device install, proven: build the wheel, install it into a fresh virtual environment
+# with only the base dependencies (no TensorFlow, no extras), then run `edge-emotion run --image`
+# on a demo picture and the README's Python API example, verbatim. Prints the installed size.
+# Usage: scripts/check_device_install.sh [PYTHON_WITH_SCIKIT_IMAGE]  (make test passes the dev venv's)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+dev_python=${1:-python3}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$dev_python" -m pip wheel --quiet --no-deps --wheel-dir "$work/dist" "$root"
+python3 -m venv "$work/device"
+"$work/device/bin/python" -m pip install --quiet "$work"/dist/edge_emotion-*.whl
+if "$work/device/bin/python" -c "import tensorflow" 2>/dev/null; then
+  echo "device install pulled in TensorFlow" >&2
+  exit 1
+fi
+
+"$dev_python" "$root/scripts/demo_faces.py" "$work/pictures"
+cp "$work/pictures/two_faces.png" "$work/group.jpg"  # OpenCV reads a picture by its content, not its name
+"$work/device/bin/edge-emotion" run --image "$work/group.jpg" --events "$work/events.jsonl"
+grep -q '"label"' "$work/events.jsonl"
+
+# The README's Python API example, exactly as printed there, run where group.jpg is.
+awk '/^### Python API/{on=1} on && /^```python/{code=1; next} code && /^```/{exit} code' "$root/README.md" \
+  > "$work/example.py"
+(cd "$work" && "$work/device/bin/python" example.py) | tee "$work/example.out"
+[ -s "$work/example.out" ]
+
+size=$(du -sm "$work/device" | cut -f1)
+echo "device install OK: $(ls "$work"/dist) in a fresh venv, ${size} MB installed (no TensorFlow)"
