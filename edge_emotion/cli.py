@@ -217,7 +217,7 @@ def run_command(
     image: Annotated[Path | None, typer.Option(help="One image.")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="A folder of images.")] = None,
     model: Annotated[Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")] = None,
-    threads: Annotated[int, typer.Option(min=1, help="Interpreter threads.")] = 2,
+    threads: Annotated[int, typer.Option(help="Interpreter threads, 1 to 64.")] = 2,
     edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
     detector: Annotated[str, typer.Option(help="Face detector: haar.")] = "haar",
     largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = False,
@@ -235,16 +235,23 @@ def run_command(
         bool, typer.Option("--insecure", help="With --serve: allow a network address without --token.")
     ] = False,
 ) -> None:
-    """Detect faces and recognise their emotions, live or on files; events as JSON lines."""
+    """Detect faces and recognise their emotions, live or on files; events as JSON lines.
+
+    Ctrl-C, SIGTERM and SIGHUP stop it with the video finished and the events kept."""
     import contextlib
     import json
 
-    from edge_emotion.device.loop import run_loop
+    from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
+    from edge_emotion.device.outputs import check_target
     from edge_emotion.device.recognizer import EmotionRecognizer
     from edge_emotion.device.serve import LiveServer
-    from edge_emotion.device.sources import open_source
+    from edge_emotion.device.sources import open_source, source_kind
 
     with user_errors(), contextlib.ExitStack() as stack:
+        kind = source_kind(camera=camera, video=video, image=image, dir=folder)
+        if save is not None:
+            check_target(save, kind)
+        stack.enter_context(stop_signals_as_ctrl_c())
         source = open_source(camera=camera, video=video, image=image, folder=folder)
         stack.callback(source.close)
         recognizer = EmotionRecognizer(
@@ -253,12 +260,14 @@ def run_command(
         )  # fmt: skip
         server = stack.enter_context(LiveServer(serve, token=token, insecure=insecure)) if serve else None
         if server is not None:
-            typer.echo(
-                f"serving http://{serve.rpartition(':')[0]}:{server.port}/{'?token=...' if token else ''}", err=True
-            )
+            typer.echo(f"serving {server.url}{'?token=...' if token else ''}", err=True)
         summary = run_loop(
             source, recognizer, events=events, save=save, show=show, max_frames=max_frames, server=server
         )
     typer.echo(json.dumps({"summary": summary}), err=True)
+    if summary["frames_skipped"]:
+        typer.secho(
+            f"warning: skipped {summary['frames_skipped']} undecodable frames", fg=typer.colors.YELLOW, err=True
+        )
     if summary["source_lost"]:
         typer.secho("warning: the camera was lost; stopped with the events so far", fg=typer.colors.YELLOW, err=True)

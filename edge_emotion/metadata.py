@@ -7,7 +7,7 @@ it instead of hard-coding them.
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from edge_emotion.atomic import write_json
 from edge_emotion.errors import EdgeEmotionError
@@ -37,14 +37,44 @@ def write_metadata(model: Path, metadata: ModelMetadata) -> None:
     write_json(sidecar_path(model), asdict(metadata))
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a JSON value has the type a ModelMetadata field declares (list[str], int, float, dict...)."""
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    origin = get_origin(hint) or hint
+    if not isinstance(value, origin):
+        return False
+    return origin is not list or all(isinstance(item, get_args(hint)[0]) for item in value)
+
+
+KINDS = {int: "an integer", float: "a number", str: "a string", dict: "a JSON object", list: "a list"}
+
+
+def _describe(hint: Any) -> str:
+    origin = get_origin(hint) or hint
+    return KINDS[origin] + (f" of {get_args(hint)[0].__name__} values" if origin is list else "")
+
+
 def read_metadata(model: Path) -> ModelMetadata | None:
-    """The model's metadata, or None when it has no sidecar (a model converted elsewhere)."""
+    """The model's metadata, or None when it has no sidecar (a model converted elsewhere).
+
+    Every known field is type-checked, so a hand-edited sidecar fails here with its name
+    instead of deep in the device loop (``class_names`` as a string would name 7 letters).
+    """
     path = sidecar_path(model)
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text())
-        known = {k: v for k, v in data.items() if k in ModelMetadata.__dataclass_fields__}
-        return ModelMetadata(**known)
-    except (ValueError, TypeError) as error:
+    except (OSError, ValueError) as error:
         raise EdgeEmotionError(f"{path}: unreadable model metadata ({error})") from None
+    if not isinstance(data, dict):
+        raise EdgeEmotionError(f"{path}: model metadata must be a JSON object, not a {type(data).__name__}")
+    hints = get_type_hints(ModelMetadata)
+    known = {key: value for key, value in data.items() if key in hints}
+    for key, value in known.items():
+        if not _fits(value, hints[key]):
+            raise EdgeEmotionError(f"{path}: {key} must be {_describe(hints[key])}, not {json.dumps(value)[:60]}")
+    return ModelMetadata(**known)

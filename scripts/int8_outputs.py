@@ -5,8 +5,9 @@ print the same JSON run the int8 model identically, bit for bit.
 
     python scripts/int8_outputs.py FACES.npy [MODEL.tflite] > outputs.json
 
-Both the default kernels (XNNPACK, as `run` uses them) and TFLite's reference kernels are
-reported: XNNPACK chooses kernels per CPU, the reference kernels are the same everywhere.
+Both the default kernels (XNNPACK, as `run` uses them) and TFLite's built-in kernels without
+XNNPACK (``reference=True``) are reported, so a difference between machines can be told apart
+from a difference between kernel sets.
 """
 
 import json

@@ -20,15 +20,14 @@ from edge_emotion.device.sources import CaptureSource
 from edge_emotion.errors import EdgeEmotionError
 
 
-def start(int8_model: Path, server: LiveServer, frames: int = 100_000, delay: float = 0.01) -> threading.Thread:
-    """The loop on a fake 100 FPS camera, in a thread, publishing to ``server``."""
-    capture = FakeCapture(frames, delay=delay)
+def start(int8_model: Path, server: LiveServer, capture: FakeCapture) -> threading.Thread:
+    """The loop on a fake camera, in a thread, publishing to ``server``; it ends with the camera's frames."""
     source = CaptureSource(lambda: capture, "fake", live=True, retries=0)
     recognizer = EmotionRecognizer(int8_model, detector=ScriptedDetector(), track=True)
     thread = threading.Thread(
         target=run_loop,
         args=(source, recognizer),
-        kwargs={"events": Path("/dev/null"), "server": server, "max_frames": frames},
+        kwargs={"events": Path("/dev/null"), "server": server},
         daemon=True,
     )
     thread.start()
@@ -37,9 +36,12 @@ def start(int8_model: Path, server: LiveServer, frames: int = 100_000, delay: fl
 
 @pytest.fixture
 def live(int8_model: Path) -> Iterator[LiveServer]:
+    camera = FakeCapture(100_000, delay=0.01)  # 100 FPS
     with LiveServer("127.0.0.1:0", token="s3cret") as server:
-        start(int8_model, server)
+        loop = start(int8_model, server, camera)
         yield server
+        camera.frames = 0  # the camera ends, so the loop does too: no thread left inside the runtime at exit
+        loop.join(timeout=10)
 
 
 def get(server: LiveServer, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
@@ -96,7 +98,7 @@ def test_health_and_page(live: LiveServer) -> None:
 
 def test_a_client_that_leaves_is_cleaned_up(live: LiveServer) -> None:
     with socket.create_connection(("127.0.0.1", live.port)) as client:
-        client.sendall(b"GET /stream.mjpg?token=s3cret HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.sendall(b"GET /stream.mjpg?token=s3cret HTTP/1.1\r\nHost: localhost\r\n\r\n")
         assert client.recv(1024).startswith(b"HTTP/1.1 200")
         assert json.loads(get(live, "/health?token=s3cret").read())["clients"]["video"] == 1
     deadline = time.monotonic() + 5
@@ -125,9 +127,9 @@ def test_bad_requests_get_4xx_and_the_server_goes_on(live: LiveServer) -> None:
 
 def test_a_client_that_never_reads_does_not_stall_the_loop(int8_model: Path) -> None:
     with LiveServer("127.0.0.1:0") as server, socket.create_connection(("127.0.0.1", server.port)) as stalled:
-        stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+        stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
         time.sleep(0.2)
-        loop = start(int8_model, server, frames=300, delay=0.0)
+        loop = start(int8_model, server, FakeCapture(300))
         loop.join(timeout=60)
         assert not loop.is_alive()
         assert server.stats["frames"] == 300
@@ -140,3 +142,69 @@ def test_network_address_needs_a_token() -> None:
         assert get(server, "/health").status == 200
     with pytest.raises(EdgeEmotionError, match="HOST:PORT"):
         LiveServer("8080")
+
+
+def test_a_silent_client_is_dropped_and_others_are_still_served() -> None:
+    """A socket that connects and sends nothing (half-open, or a slowloris) must not hold a thread for ever."""
+    with (
+        LiveServer("127.0.0.1:0", timeout=0.5) as server,
+        socket.create_connection(("127.0.0.1", server.port)) as silent,
+    ):
+        silent.settimeout(10)
+        started = time.monotonic()
+        assert get(server, "/health").status == 200  # served while the silent one waits
+        assert silent.recv(1) == b""  # closed by the server
+        assert 0.4 < time.monotonic() - started < 5
+
+
+def test_connections_beyond_the_cap_get_503() -> None:
+    with LiveServer("127.0.0.1:0", max_clients=2) as server:
+        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        for client in held:  # each one holds a slot: a live event stream
+            client.sendall(b"GET /events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            assert client.recv(12) == b"HTTP/1.1 200"
+        busy = get(server, "/health")
+        assert busy.status == 503 and busy.getheader("Retry-After")
+        for client in held:
+            client.close()
+        deadline = time.monotonic() + 10  # a stream notices its client left at its next keep-alive (1 s)
+        while get(server, "/health").status == 503 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert get(server, "/health").status == 200
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("localhost", 200), ("LOCALHOST:8080", 200), ("127.0.0.1:1234", 200), ("[::1]:80", 200),
+        ("evil.example", 421), ("evil.example:8080", 421), ("localhost.evil.example", 421), ("127.0.0.1.nip.io", 421),
+    ],
+)  # fmt: skip
+def test_loopback_answers_only_requests_addressed_to_this_machine(host: str, status: int) -> None:
+    """DNS rebinding: a page from evil.example re-pointed at 127.0.0.1 still sends Host: evil.example."""
+    with LiveServer("127.0.0.1:0") as server:
+        assert get(server, "/health", {"Host": host}).status == status
+
+
+def test_a_network_address_serves_any_host_name() -> None:
+    with LiveServer("0.0.0.0:0", token="s3cret") as server:
+        assert get(server, "/health?token=s3cret", {"Host": "camera.example:8080"}).status == 200
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+@pytest.mark.parametrize("address", ["[::1]:0", "::1:0"])
+def test_ipv6_loopback_is_served(address: str) -> None:
+    with LiveServer(address) as server:
+        assert server.url == f"http://[::1]:{server.port}/" and server.local_only
+        connection = http.client.HTTPConnection("::1", server.port, timeout=10)  # sends Host: [::1]:port
+        connection.request("GET", "/health")
+        assert connection.getresponse().status == 200

@@ -1,9 +1,10 @@
 """Machine-readable events: one JSON line per frame, with every face in it (zero faces included)."""
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from edge_emotion.device.recognizer import Face
 from edge_emotion.device.sources import Frame
@@ -21,23 +22,49 @@ def frame_event(frame: Frame, faces: list[Face], latency: dict[str, float]) -> d
 
 
 class EventWriter:
-    """JSON lines to a file or to stdout, flushed per line so another program sees them live and a
-    run that stops early keeps the events so far."""
+    """JSON lines to a file or to stdout, written straight through per line so another program sees
+    them live and a run that stops early keeps the events so far.
+
+    A file only ever holds whole lines: a write that fails half-way (a full disk) is cut back to
+    the last whole line, and the failure is an error that ends the run.
+    """
 
     def __init__(self, path: Path | None) -> None:
-        self.stream: TextIO = sys.stdout
-        self.owned = path is not None
+        self.path = path
+        self.fd: int | None = None
+        self.size = 0  # bytes of whole lines in the file
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.stream = path.open("w")
+                self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             except OSError as error:
                 raise EdgeEmotionError(f"cannot write events to {path} ({error.strerror})") from None
 
     def write(self, event: dict) -> None:
-        self.stream.write(json.dumps(event) + "\n")
-        self.stream.flush()
+        line = json.dumps(event) + "\n"
+        try:
+            if self.fd is None:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                self._write_whole(line.encode())
+        except OSError as error:
+            where = self.path or "stdout"
+            raise EdgeEmotionError(f"cannot write events to {where} ({error.strerror}); stopped") from None
+
+    def _write_whole(self, data: bytes) -> None:
+        """All of ``data``, or nothing: a line cut off by a failed write is truncated away."""
+        written = 0
+        try:
+            while written < len(data):
+                written += os.write(self.fd, data[written:])
+        except OSError:
+            with contextlib.suppress(OSError):  # /dev/full and pipes cannot be truncated
+                os.ftruncate(self.fd, self.size)
+            raise
+        self.size += len(data)
 
     def close(self) -> None:
-        if self.owned:
-            self.stream.close()
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None

@@ -3,9 +3,13 @@
 Kept in one place so the rest of the device code never knows which runtime it got.
 """
 
+import gc
 import importlib
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,8 @@ RUNTIMES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorf
 EDGETPU_LIBRARY = "libedgetpu.so.1"
 # Force one runtime, e.g. tflite_runtime.interpreter where only it matches the installed libedgetpu.
 RUNTIME_VARIABLE = "EDGE_EMOTION_RUNTIME"
+# More threads than this buys nothing on a board and, far beyond it, crashes the runtime (100000 segfaults).
+MAX_THREADS = 64
 
 
 def runtime_module() -> Any:
@@ -37,31 +43,62 @@ def runtime_module() -> Any:
     )
 
 
+@contextmanager
+def quiet_destructors() -> Iterator[None]:
+    """Silence ``Exception ignored in ...__del__`` for the objects freed in this block.
+
+    A delegate that fails to load is half built; LiteRT's ``Delegate.__del__`` then fails on
+    it and Python prints a traceback after our one-line error. Log it instead.
+    """
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: log.debug("ignored: %s", unraisable.exc_value)
+    try:
+        yield
+        gc.collect()  # whatever a reference cycle still holds is freed here, not later
+    finally:
+        sys.unraisablehook = hook
+
+
 def load_edgetpu_delegate(runtime: Any) -> Any:
     """The Edge TPU delegate, or an error that says what is missing."""
-    try:
-        return runtime.load_delegate(EDGETPU_LIBRARY)
-    except (ValueError, OSError) as error:
-        raise EdgeEmotionError(
-            f"cannot load the Edge TPU delegate {EDGETPU_LIBRARY} ({error}); install the Edge TPU "
-            "runtime (libedgetpu1-std), plug in the Coral device, and use a model compiled by "
-            "edgetpu_compiler (see docs/coral.md)"
-        ) from None
+    with quiet_destructors():
+        try:
+            return runtime.load_delegate(EDGETPU_LIBRARY)
+        except (ValueError, OSError) as error:
+            reason = str(error)
+    raise EdgeEmotionError(
+        f"cannot load the Edge TPU delegate {EDGETPU_LIBRARY} ({reason}); install the Edge TPU "
+        "runtime (libedgetpu1-std), plug in the Coral device, and use a model compiled by "
+        "edgetpu_compiler (see docs/coral.md)"
+    )
+
+
+def op_resolver(runtime: Any, reference: bool) -> Any:
+    """The runtime's op resolver: the default (built-in kernels, XNNPACK applied on top), or the
+    built-in kernels alone for ``reference``. TensorFlow keeps the enum under ``tf.lite.experimental``."""
+    kinds = getattr(runtime, "OpResolverType", None) or runtime.experimental.OpResolverType
+    return kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES if reference else kinds.AUTO
 
 
 def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False) -> Any:
     """An interpreter for ``model`` with tensors allocated.
 
-    ``reference`` runs TFLite's built-in kernels without the XNNPACK delegate: slower, but
-    their int8 arithmetic is the same on every CPU, which makes outputs comparable bit for
-    bit across machines (XNNPACK picks per-CPU kernels that may round differently).
+    ``reference`` runs TFLite's built-in kernels without the default XNNPACK delegate: a
+    second, independent implementation of the same int8 ops, so outputs can be checked not
+    to depend on the delegate (both still pick SIMD code per CPU, so neither is guaranteed
+    bit-identical across machines).
     """
+    if not 1 <= threads <= MAX_THREADS:
+        raise EdgeEmotionError(f"threads={threads}: use 1 to {MAX_THREADS} interpreter threads")
     if not model.is_file():
         raise EdgeEmotionError(f"model not found: {model}")
     runtime = runtime_module()
     delegates = [load_edgetpu_delegate(runtime)] if edgetpu else None
     try:
-        interpreter = runtime.Interpreter(model_path=str(model), num_threads=threads, experimental_delegates=delegates)
+        interpreter = runtime.Interpreter(
+            model_path=str(model), num_threads=threads, experimental_delegates=delegates,
+            experimental_op_resolver_type=op_resolver(runtime, reference),
+        )  # fmt: skip
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise EdgeEmotionError(f"{model}: not a TFLite model the interpreter can load ({error})") from None

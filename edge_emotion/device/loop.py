@@ -1,6 +1,7 @@
 """The live loop: read -> recognise -> emit events -> draw -> save/show/serve; the source closed in finally."""
 
 import contextlib
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -13,6 +14,26 @@ from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sources import Frame, FrameSource
 from edge_emotion.device.stats import RunStats
 from edge_emotion.device.viewer import Viewer
+
+# How a service manager or a closed terminal stops a process (Windows has no SIGHUP).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def stop_signals_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (systemd, ``docker stop``) and SIGHUP (a closed terminal) stop the run as Ctrl-C does:
+    the video is finished, the events kept and the summary printed, instead of the process dying
+    with a hidden partial video. Python handles signals in the main thread only: call it there."""
+
+    def interrupt(number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def timed_frames(frames: Iterable[Frame], limit: int | None) -> Iterator[tuple[Frame, float]]:
@@ -38,7 +59,7 @@ def run_loop(
     server: LiveServer | None = None,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
-    the video and the events); return the run's stats."""
+    the video and the events); return the run's stats, with the video frames skipped as undecodable."""
     stats, writer = RunStats(), EventWriter(events)
     viewer = Viewer() if show else None
     live = source.kind in ("camera", "video")
@@ -66,4 +87,8 @@ def run_loop(
         writer.close()
         if viewer is not None:
             viewer.close()
-    return {**stats.summary(), "source_lost": bool(getattr(source, "lost", False))}
+    return {
+        **stats.summary(),
+        "frames_skipped": getattr(source, "skipped", 0),
+        "source_lost": bool(getattr(source, "lost", False)),
+    }

@@ -4,6 +4,7 @@ from edge_emotion.device.recognizer import EmotionRecognizer
 faces = EmotionRecognizer().predict(cv2.imread("group.jpg"))
 """
 
+import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -14,6 +15,7 @@ import numpy as np
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.detector import Box, FaceDetector, make_detector
 from edge_emotion.device.tracker import IouTracker
+from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import face_to_input
 
 SHIPPED_MODEL = "emotion_int8.tflite"
@@ -22,6 +24,27 @@ SHIPPED_MODEL = "emotion_int8.tflite"
 def shipped_model() -> Path:
     """The int8 model trained by the project and installed with the package."""
     return Path(str(resources.files("edge_emotion") / "models" / SHIPPED_MODEL))
+
+
+def as_frame(image: object) -> np.ndarray:
+    """The frame ``predict`` works on: a uint8 image as OpenCV gives it, (H, W) grey or (H, W, 3|4) BGR(A).
+
+    A bool mask becomes black and white (0, 255). Other types are refused rather than guessed:
+    float images come as 0..1 or as 0..255 and the two would give different faces.
+    """
+    expected = "a uint8 image (H, W) or (H, W, 3), as cv2.imread gives"
+    if not isinstance(image, np.ndarray):
+        raise EdgeEmotionError(f"expected {expected}, got {type(image).__name__}")
+    if image.dtype == np.bool_:
+        image = image.astype(np.uint8) * 255
+    if image.dtype != np.uint8:
+        raise EdgeEmotionError(
+            f"expected {expected}, got {image.dtype}; convert with (image * 255).astype(np.uint8) "
+            "for 0..1 values or np.clip(image, 0, 255).astype(np.uint8) for 0..255"
+        )
+    if image.size == 0 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise EdgeEmotionError(f"expected {expected}, got an array of shape {image.shape}")
+    return image
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,9 @@ class EmotionRecognizer:
     faces keep ids across frames and their probabilities are smoothed over time; with
     ``track=False`` each call stands alone (photos).
     ``last_latency`` holds the seconds spent detecting and classifying in the last call.
+
+    ``predict`` is safe to call from several threads: calls take turns, because the interpreter,
+    OpenCV's cascade and the tracker each hold state for the call in progress.
     """
 
     def __init__(
@@ -71,12 +97,19 @@ class EmotionRecognizer:
         self.largest = largest
         self.tracker = IouTracker(smooth=smooth) if track else None
         self.last_latency = {"detect": 0.0, "classify": 0.0}
+        self.lock = threading.Lock()
 
     @property
     def class_names(self) -> list[str]:
         return self.classifier.class_names
 
     def predict(self, frame: np.ndarray) -> list[Face]:
+        """Every face in ``frame`` (see ``as_frame`` for what it may be), most certain first."""
+        frame = as_frame(frame)
+        with self.lock:
+            return self._predict(frame)
+
+    def _predict(self, frame: np.ndarray) -> list[Face]:
         started = time.perf_counter()
         detections = self.detector.detect(frame)
         if self.largest and detections:

@@ -3,13 +3,17 @@
 Standard library only (light enough for a Pi). The loop publishes into channels and never
 waits: each client thread picks up the newest frame and whatever events are still in a
 bounded ring, so slow clients drop frames instead of holding memory, and a client that
-vanishes ends its own thread.
+vanishes ends its own thread. A client that sends or reads nothing for ``timeout`` seconds
+is dropped, and connections beyond ``max_clients`` get 503 at once, so idle or half-open
+sockets cannot use up the threads and file descriptors.
 """
 
+import contextlib
 import hmac
 import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -26,6 +30,8 @@ from edge_emotion.errors import EdgeEmotionError
 
 log = logging.getLogger(__name__)
 BOUNDARY = "edge-emotion-frame"
+LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]"}  # what a browser on this machine sends as Host
+BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
 
 
 class Channel:
@@ -50,10 +56,19 @@ class Channel:
 
 
 def parse_address(text: str) -> tuple[str, int]:
+    """HOST:PORT, with an IPv6 host written [::1]:8080 (or ::1:8080); the host comes back without brackets."""
     host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
     if not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
-        raise EdgeEmotionError(f"--serve {text}: use HOST:PORT, e.g. 127.0.0.1:8080")
+        raise EdgeEmotionError(f"--serve {text}: use HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080")
     return host, int(port)
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port: ``[::1]:8080`` -> ``[::1]``, ``localhost:80`` -> ``localhost``."""
+    if header.startswith("["):
+        return header[: header.find("]") + 1]
+    return header.rpartition(":")[0] if ":" in header else header
 
 
 def is_loopback(host: str) -> bool:
@@ -70,16 +85,28 @@ class LiveServer:
 
     Binding beyond loopback needs a ``token`` (checked on every route, as ``?token=`` or an
     ``Authorization: Bearer`` header), or ``insecure=True`` to serve anyone on the network.
+    Bound to loopback, a request must name this machine in its Host header (localhost,
+    127.0.0.1 or [::1]): a web page whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding)
+    gets 421 instead of the camera.
     """
 
-    def __init__(self, address: str, *, token: str | None = None, insecure: bool = False) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        token: str | None = None,
+        insecure: bool = False,
+        timeout: float = 10.0,
+        max_clients: int = 32,
+    ) -> None:
         host, port = parse_address(address)
-        if not is_loopback(host) and not token and not insecure:
+        self.local_only = is_loopback(host)
+        if not self.local_only and not token and not insecure:
             raise EdgeEmotionError(
                 f"--serve {address} is reachable from the network: add --token SECRET "
                 "(or --insecure to serve anyone who can reach it)"
             )
-        if not is_loopback(host) and not token:
+        if not self.local_only and not token:
             log.warning("serving %s to the network WITHOUT a token: anyone who reaches it sees the camera", address)
         self.token = token
         self.frames, self.events = Channel(1), Channel(256)
@@ -89,11 +116,13 @@ class LiveServer:
         self.closed = False
         self.lock = threading.Lock()
         self.page = (resources.files("edge_emotion.device") / "web" / "index.html").read_bytes()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            self.httpd = _QuietServer((host, port), _handler(self))
+            self.httpd = _Server((host, port), _handler(self, timeout), family=family, max_clients=max_clients)
         except OSError as error:
             raise EdgeEmotionError(f"--serve {address}: cannot listen ({error.strerror})") from None
         self.port = self.httpd.server_address[1]
+        self.url = f"http://{f'[{host}]' if family == socket.AF_INET6 else host}:{self.port}/"
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="edge-emotion-serve", daemon=True)
 
     def __enter__(self) -> "LiveServer":
@@ -119,6 +148,10 @@ class LiveServer:
             if ok:
                 self.frames.publish(jpeg.tobytes())
 
+    def addressed(self, host: str | None) -> bool:
+        """Whether a request's Host header names this machine, as it must when serving loopback only."""
+        return not self.local_only or host is None or host_name(host.lower()) in LOOPBACK_NAMES
+
     def authorised(self, path: str, header: str | None) -> bool:
         if not self.token:
             return True
@@ -139,24 +172,48 @@ class LiveServer:
             self.clients[route] += delta
 
 
-class _QuietServer(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, up to ``max_clients``; one more is answered 503 and closed."""
+
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, *, family: int, max_clients: int) -> None:
+        self.address_family = family  # read by the base class when it makes the socket
+        self.slots = threading.BoundedSemaphore(max_clients)
+        super().__init__(address, handler)
+
+    def process_request(self, request: socket.socket, client_address: tuple) -> None:
+        if self.slots.acquire(blocking=False):
+            super().process_request(request, client_address)
+            return
+        with contextlib.suppress(OSError):  # in the accepting thread: a few bytes into a new socket never block
+            request.sendall(BUSY)
+        self.shutdown_request(request)
+
+    def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def handle_error(self, request: object, client_address: tuple) -> None:
         """A client that resets its connection is routine here, not a traceback on the terminal."""
         log.debug("connection from %s ended abruptly", client_address, exc_info=True)
 
 
-def _handler(server: LiveServer) -> type[BaseHTTPRequestHandler]:
+def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "edge-emotion"
         protocol_version = "HTTP/1.1"
         default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line (400)
+        timeout = seconds  # on every read and write of the connection: idle and stalled clients are dropped
 
         def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
 
         def do_GET(self) -> None:
+            if not server.addressed(self.headers.get("Host")):
+                return self.reply(HTTPStatus.MISDIRECTED_REQUEST, b"use http://localhost\n", "text/plain")
             if not server.authorised(self.path, self.headers.get("Authorization")):
                 return self.reply(HTTPStatus.UNAUTHORIZED, b"token required\n", "text/plain")
             route = urlsplit(self.path).path

@@ -11,10 +11,14 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from edge_emotion.device.image_header import image_size
 from edge_emotion.errors import EdgeEmotionError, missing_extra
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
+MAX_CAMERA_INDEX = 99  # OpenCV reads an index of 100 or more as a backend code plus an index
+MAX_MEGAPIXELS = 50  # a 48 MP phone photo fits; decoded as BGR that is 150 MB, within a Pi's memory
+MAX_BAD_FRAMES = 30  # undecodable video frames in a row that mean the end of the file, not a glitch
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class CaptureSource:
 
     A camera that stops giving frames is reopened up to ``retries`` times, ``retry_delay``
     seconds apart; after that the source ends cleanly (``lost`` is set) and the run keeps
-    what it has. A video's first failed read is its end.
+    what it has. A video frame that does not decode is skipped (counted in ``skipped``);
+    ``MAX_BAD_FRAMES`` failed reads in a row are the video's end.
     """
 
     def __init__(
@@ -55,7 +60,8 @@ class CaptureSource:
         self.kind = "camera" if live else "video"
         self.retries, self.retry_delay = retries, retry_delay
         self.lost = False
-        self.capture = opener()
+        self.skipped = 0
+        self.capture = quiet_open(opener)
         if not self.capture.isOpened():
             what = f"camera {name} not found or busy" if live else f"cannot open video {name}"
             raise EdgeEmotionError(f"{what}; check the {'index (ls /dev/video*)' if live else 'path and format'}")
@@ -67,7 +73,7 @@ class CaptureSource:
             log.warning("camera %s gave no frame; reopening (%d/%d)", self.name, attempt, self.retries)
             self.capture.release()
             time.sleep(self.retry_delay)
-            self.capture = self.opener()
+            self.capture = quiet_open(self.opener)
             if self.capture.isOpened():
                 ok, image = self.capture.read()
                 if ok and image is not None:
@@ -77,7 +83,7 @@ class CaptureSource:
 
     def frames(self) -> Iterator[Frame]:
         started = time.monotonic()
-        index = 0
+        index = failures = 0
         self._pending: np.ndarray | None = None
         while True:
             if self._pending is not None:
@@ -86,6 +92,9 @@ class CaptureSource:
                 ok, image = self.capture.read()
             if not ok or image is None:
                 if not self.live:
+                    failures += 1
+                    if failures < MAX_BAD_FRAMES:
+                        continue
                     if index == 0:
                         raise EdgeEmotionError(f"cannot read video {self.name}: no frame decoded")
                     return
@@ -94,6 +103,7 @@ class CaptureSource:
                     log.warning("camera %s lost; stopping with the frames so far", self.name)
                     return
                 continue
+            self.skipped, failures = self.skipped + failures, 0
             position = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             timestamp = time.monotonic() - started if self.live else position
             yield Frame(index, timestamp, self.name, image)
@@ -113,13 +123,39 @@ class ImageSource:
 
     def frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise EdgeEmotionError(f"{path}: not an image OpenCV can read")
-            yield Frame(index, 0.0, path.name, image)
+            yield Frame(index, 0.0, path.name, read_image(path))
 
     def close(self) -> None:
         pass
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A BGR image, refused before decoding when its header says it is over ``MAX_MEGAPIXELS``."""
+    try:
+        size = image_size(path)
+    except OSError as error:
+        raise EdgeEmotionError(f"cannot read {path} ({error.strerror})") from None
+    if size is not None and size[0] * size[1] > MAX_MEGAPIXELS * 1_000_000:
+        raise EdgeEmotionError(
+            f"{path}: {size[0]}x{size[1]} pixels is over the {MAX_MEGAPIXELS} megapixel limit; resize it first"
+        )
+    try:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    except cv2.error:  # beyond OpenCV's own limits
+        image = None
+    if image is None:
+        raise EdgeEmotionError(f"{path}: not an image OpenCV can read")
+    return image
+
+
+def quiet_open(opener: Callable[[], Any]) -> Any:
+    """``opener()`` without OpenCV's own warnings for an absent device or file: the error we raise says it once."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return opener()
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 class PicameraCapture:
@@ -173,8 +209,8 @@ def open_camera(spec: str) -> CaptureSource:
     """
     if spec == "picam":
         return CaptureSource(PicameraCapture, "picam", live=True)
-    if not spec.isdigit():
-        raise EdgeEmotionError(f"--camera {spec}: use a camera index (0, 1, ...) or picam")
+    if not (spec.isascii() and spec.isdigit() and int(spec) <= MAX_CAMERA_INDEX):
+        raise EdgeEmotionError(f"--camera {spec}: use a camera index (0 to {MAX_CAMERA_INDEX}) or picam")
     try:
         return CaptureSource(lambda: cv2.VideoCapture(int(spec)), spec, live=True)
     except EdgeEmotionError:
@@ -199,22 +235,30 @@ def open_image(path: Path) -> ImageSource:
 def open_folder(folder: Path) -> ImageSource:
     if not folder.is_dir():
         raise EdgeEmotionError(f"folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not paths:
         raise EdgeEmotionError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return ImageSource(paths, "dir")
+
+
+OPENERS: dict[str, Callable[[Any], CaptureSource | ImageSource]] = {
+    "camera": open_camera, "video": open_video, "image": open_image, "dir": open_folder,
+}  # fmt: skip
+
+
+def source_kind(**named: str | Path | None) -> str:
+    """Which kind of source (camera, video, image, dir) the user named, without opening it;
+    naming none or several is an error."""
+    chosen = [kind for kind, value in named.items() if value is not None]
+    if len(chosen) != 1:
+        raise EdgeEmotionError("give exactly one source: --camera N, --video F, --image F or --dir D")
+    return chosen[0]
 
 
 def open_source(
     *, camera: str | None = None, video: Path | None = None, image: Path | None = None, folder: Path | None = None
 ) -> CaptureSource | ImageSource:
     """The one source the user named; naming none or several is an error."""
-    chosen = [
-        (opener, value)
-        for opener, value in ((open_camera, camera), (open_video, video), (open_image, image), (open_folder, folder))
-        if value is not None
-    ]
-    if len(chosen) != 1:
-        raise EdgeEmotionError("give exactly one source: --camera N, --video F, --image F or --dir D")
-    opener, value = chosen[0]
-    return opener(value)
+    named = {"camera": camera, "video": video, "image": image, "dir": folder}
+    kind = source_kind(**named)
+    return OPENERS[kind](named[kind])
