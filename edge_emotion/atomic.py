@@ -32,7 +32,7 @@ def remove_partials(targets: Iterable[Path]) -> None:
 
 
 @contextmanager
-def _reported(target: Path) -> Iterator[None]:
+def write_errors(target: Path) -> Iterator[None]:
     """An OSError while writing ``target`` becomes one error that names it and the fix."""
     try:
         yield
@@ -52,7 +52,7 @@ def atomic_paths(*targets: Path) -> Iterator[tuple[Path, ...]]:
     """
     temporaries = tuple(partial_path(target) for target in targets)
     try:
-        with _reported(targets[0]):
+        with write_errors(targets[0]):
             for target in targets:
                 target.parent.mkdir(parents=True, exist_ok=True)
             yield temporaries

@@ -1,4 +1,5 @@
 import json
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.fit import TrainConfig, resume, train
+from edge_emotion.training.run_folder import STATE_ENTRY, RunFolder
 
 runner = CliRunner()
 
@@ -60,6 +62,22 @@ def test_resume_refuses_flags_that_differ_from_the_run(
     (tmp_path / "last.keras").write_bytes(b"")  # refused before the checkpoint is read
     with pytest.raises(EdgeEmotionError, match=message):
         resume(tmp_path, given)
+
+
+def test_a_run_from_before_the_state_moved_into_the_checkpoint_resumes(
+    tmp_path: Path, fer_csv: Path, tiny_arch: str
+) -> None:
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out)
+    with zipfile.ZipFile(out / "last.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for name in new.namelist():
+            if name != STATE_ENTRY:
+                old.writestr(name, new.read(name))
+        (out / "state.json").write_text(new.read(STATE_ENTRY).decode())
+    (tmp_path / "old.keras").replace(out / "last.keras")
+    assert resume(out, {"epochs": 2})["epochs"] == 2
+    assert RunFolder(out).read_state()["epoch"] == 2
+    assert not (out / "state.json").exists()  # it would now be behind the checkpoint
 
 
 def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:

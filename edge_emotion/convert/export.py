@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from edge_emotion.atomic import atomic_paths, check_writable, remove_partials
+from edge_emotion.atomic import atomic_paths, check_writable, remove_partials, write_errors
 from edge_emotion.convert.check import compare
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.convert.quantize import convert, representative_faces
@@ -79,7 +79,8 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
     # Checked in a scratch folder, so a kill during the check leaves nothing beside ``out``.
     with tempfile.TemporaryDirectory(prefix="edge-emotion-convert-") as scratch:
         candidate = Path(scratch) / out.name
-        candidate.write_bytes(content)
+        with write_errors(candidate):
+            candidate.write_bytes(content)
         # The device-side interpreter, fed as the device will feed it: what is checked is what runs.
         classifier = Classifier(candidate, metadata=contract)
         check = compare(float_probs, classifier.predict(scale(faces.images)), faces.labels)
