@@ -242,6 +242,10 @@ ROWS = {
     ),
     "state.json garbage": Row(legacy_run("\x00garbage"), r"state\.json: cannot read it \(JSONDecodeError"),
     "state.json empty object": Row(legacy_run("{}"), r"state\.json: cannot read it .*missing or wrong epoch"),
+    "state.json without its history": Row(
+        legacy_run(json.dumps({"epoch": 2, "seconds": 1.0, "best_val_accuracy": 0.5, "best_epoch": 1, "history": {}})),
+        r"state\.json: cannot read it .*history does not hold 2 epochs",
+    ),
     "a flag that differs on resume": Row(
         lambda p: (["train", "--out", str(p.run()), "--resume", "--batch-size", "8"], None),
         r"leave out --batch-size 8 \(the run has --batch-size 16\)",

@@ -17,9 +17,7 @@ from edge_emotion.training.keras_import import import_keras
 from edge_emotion.training.members import set_weights
 from edge_emotion.training.models import build_model
 from edge_emotion.training.pipeline import make_dataset
-from edge_emotion.training.run_folder import RunFolder, load_best_model, reading
-
-METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+from edge_emotion.training.run_folder import METRICS, RunFolder, load_best_model, reading
 
 
 @dataclass(frozen=True)

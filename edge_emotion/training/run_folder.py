@@ -18,6 +18,7 @@ from edge_emotion.errors import EdgeEmotionError
 
 STATE_ENTRY = "edge_emotion_state.json"  # the run's state, inside the checkpoint's zip (Keras ignores it)
 STATE_TYPES = {"epoch": int, "seconds": (int, float), "best_val_accuracy": (int, float), "best_epoch": int}
+METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")  # the history's columns, per epoch
 
 
 @contextmanager
@@ -117,8 +118,11 @@ class RunFolder:
             if not isinstance(state, dict):
                 raise ValueError("not a JSON object")
             wrong = [k for k, kind in STATE_TYPES.items() if not isinstance(state.get(k), kind)]
-            if wrong or not isinstance(state.get("history"), dict) or state["epoch"] < 1:
-                raise ValueError(f"missing or wrong {', '.join(wrong) or 'history'}")
+            if wrong or state["epoch"] < 1:
+                raise ValueError(f"missing or wrong {', '.join(wrong) or 'epoch'}")
+            history = state.get("history")
+            if not isinstance(history, dict) or any(len(history.get(m) or ()) != state["epoch"] for m in METRICS):
+                raise ValueError(f"its history does not hold {state['epoch']} epochs of {', '.join(METRICS)}")
         return state
 
 
