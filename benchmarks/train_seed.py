@@ -11,7 +11,7 @@ from common import fer_csv, save
 from edge_emotion.metrics import score
 from edge_emotion.training.data import load_faces
 from edge_emotion.training.evaluate import predict_model
-from edge_emotion.training.fit import TrainConfig, train
+from edge_emotion.training.fit import TrainConfig, resume, train
 
 
 def main() -> None:
@@ -22,7 +22,8 @@ def main() -> None:
     args = parser.parse_args()
     data = fer_csv()
     config = TrainConfig(data=str(data), arch="seed", epochs=args.epochs, precision=args.precision)
-    summary = train(config, args.out, resume=(args.out / "state.json").is_file())
+    started = (args.out / "config.json").is_file()
+    summary = resume(args.out, {"epochs": args.epochs}) if started else train(config, args.out)
     figures = {"command": f"edge-emotion train --arch seed --epochs {args.epochs} --precision {args.precision}"}
     figures["train"] = summary
     for split in ("PublicTest", "PrivateTest"):

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,7 @@ DataOption = Annotated[
 
 @app.command("train")
 def train_command(
+    ctx: typer.Context,
     data: DataOption = Path("fer2013.csv"),
     out: Annotated[Path, typer.Option(help="Run folder for checkpoints, history, curves, summary.")] = Path(
         "runs/seed"
@@ -81,10 +83,18 @@ def train_command(
         typer.Option(help="Start from this member's (or run's) weights, with a new optimizer and schedule."),
     ] = None,
     seed: int = 0,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last epoch.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the run in --out from its last saved epoch, with its saved flags (one killed before "
+            "its first epoch starts again). Other flags must match the saved ones, except --epochs, which moves "
+            "the end of a constant-schedule run (a cosine schedule's length is fixed when the run starts)."
+        ),
+    ] = False,
 ) -> None:
     """Train a CNN on 48x48 grey faces; keeps the best epoch on the validation split."""
     from edge_emotion.training.fit import TrainConfig, train
+    from edge_emotion.training.fit import resume as resume_run
 
     config = TrainConfig(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
@@ -95,9 +105,12 @@ def train_command(
         teachers=tuple(map(str, teacher or ())), distill_weight=distill_weight,
         init_from=str(init_from) if init_from else None, seed=seed,
     )  # fmt: skip
+    # The flags typed on this command line: with --resume they must agree with the run's own.
+    typed = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+    given = {name: value for name, value in asdict(config).items() if {"teachers": "teacher"}.get(name, name) in typed}
     try:
         with user_errors():
-            summary = train(config, out, resume=resume)
+            summary = resume_run(out, given) if resume else train(config, out)
     except KeyboardInterrupt:
         typer.secho(f"interrupted; continue with: edge-emotion train --out {out} --resume", err=True)
         raise typer.Exit(130) from None
@@ -136,6 +149,7 @@ def evaluate_command(
     mirror: Annotated[bool, typer.Option("--mirror", help="Average each face with its mirror image.")] = False,
 ) -> None:
     """Accuracy, loss, macro-F1, per-class precision and recall, and the confusion matrix."""
+    from edge_emotion.atomic import check_writable
     from edge_emotion.console import print_scores
     from edge_emotion.metrics import score
     from edge_emotion.training.data import load_faces
@@ -144,9 +158,10 @@ def evaluate_command(
     with user_errors():
         if not model.exists():
             raise EdgeEmotionError(f"model not found: {model}")
+        report = out or default_report_dir(model, split)
+        check_writable(report)
         faces = load_faces(data, split)
         scores = score(predict_model(model, faces, mirror), faces.labels)
-        report = out or default_report_dir(model, split)
         write_report(scores, faces, model, report)
     print_scores(scores, f"{model} on {faces.source} ({len(faces)} faces)")
     typer.echo(f"report: {report}")

@@ -61,9 +61,8 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_arch() -> str:
-    """A test-only architecture added through the registry, as a user would add one."""
+def register_tiny_arch() -> str:
+    """A test-only architecture added through the registry, as a user would add one (a subprocess can too)."""
     from edge_emotion.training.keras_import import import_keras
     from edge_emotion.training.models import INPUT_SHAPE, register
 
@@ -86,6 +85,11 @@ def tiny_arch() -> str:
 
     register("tiny-test")(tiny)
     return "tiny-test"
+
+
+@pytest.fixture(scope="session")
+def tiny_arch() -> str:
+    return register_tiny_arch()
 
 
 @pytest.fixture(scope="session")

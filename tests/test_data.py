@@ -128,3 +128,46 @@ def test_real_fer2013_class_counts(real_fer_csv: Path) -> None:
     splits = load_csv_splits(real_fer_csv, ["Training", "PrivateTest"])
     assert np.bincount(splits["Training"].labels).tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
     assert len(splits["PrivateTest"]) == 3589
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(tmp_path: Path) -> None:
+    path = tmp_path / "bom.csv"
+    path.write_text(f"emotion,pixels,Usage\n3,{PIXELS},Training\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert load_faces(path, "Training").labels.tolist() == [3]
+
+
+def test_rows_of_an_unknown_usage_are_skipped_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [f"1,{PIXELS},Training", f"2,{PIXELS},Validation", f"3,{PIXELS},Validation", f"4,{PIXELS},"]
+    path = write(tmp_path, "emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    splits = load_csv_splits(path, ["Training"])
+    assert splits["Training"].labels.tolist() == [1]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "skipped 3 rows" in warnings[0] and "'Validation': 2" in warnings[0] and "'': 1" in warnings[0]
+
+
+def test_ferplus_rows_align_when_fer2013_rows_are_skipped(tmp_path: Path) -> None:
+    rows = [f"0,{PIXELS},Training", f"0,{PIXELS},Unused", f"0,{PIXELS},Training"]
+    path = write(tmp_path, "emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
+    votes = tmp_path / "ferplus.csv"
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+    happy, neutral = "T,a,0,9,0,0,0,0,0,0,0,0", "T,b,9,0,0,0,0,0,0,0,0,0"
+    votes.write_text(header + "\n".join([happy, happy, neutral]) + "\n")
+    faces = load_csv_splits(path, ["Training"], ferplus=votes)["Training"]
+    assert faces.labels.tolist() == [CLASS_NAMES.index("happy"), CLASS_NAMES.index("neutral")]
+
+
+def test_sixteen_bit_images_are_scaled_to_eight_bits(tmp_path: Path) -> None:
+    folder = tmp_path / "happy"
+    folder.mkdir()
+    gradient = np.tile(np.linspace(0, 65535, 48).round().astype(np.uint16), (48, 1))
+    cv2.imwrite(str(folder / "deep.png"), gradient)
+    cv2.imwrite(str(folder / "plain.png"), np.round(gradient / 257).astype(np.uint8))
+    assert cv2.imread(str(folder / "deep.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    faces = load_faces(tmp_path, "test")
+    assert faces.images.dtype == np.uint8
+    assert faces.images[0].max() == 255 and faces.images[0].min() == 0
+    np.testing.assert_array_equal(faces.images[0], faces.images[1])

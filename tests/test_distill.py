@@ -7,7 +7,7 @@ import pytest
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import distill
 from edge_emotion.training.data import FaceSet, load_faces, one_hot
-from edge_emotion.training.fit import TrainConfig, train
+from edge_emotion.training.fit import TrainConfig, resume, train
 
 
 def test_targets_blend_the_labels_and_the_teacher() -> None:
@@ -58,9 +58,7 @@ def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
         raise AssertionError("the teacher ran again although its probabilities were cached")
 
     monkeypatch.setattr(distill, "teacher_probabilities", no_teacher)
-    saved = json.loads((out / "config.json").read_text())
-    (out / "config.json").write_text(json.dumps({**saved, "epochs": 2}))
-    assert train(TrainConfig(data="ignored on resume"), out, resume=True)["epochs"] == 2
+    assert resume(out, {"epochs": 2})["epochs"] == 2
 
 
 def test_several_teachers_average_into_one_cached_ensemble(
@@ -78,3 +76,17 @@ def test_several_teachers_average_into_one_cached_ensemble(
     np.testing.assert_allclose(ensemble[:, [0, 3]], 0.5)
     np.testing.assert_allclose(np.load(cache), ensemble)
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_damaged_teacher_cache_is_computed_again(
+    tmp_path: Path, fer_csv: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    faces = load_faces(fer_csv, "PublicTest")
+    monkeypatch.setattr(distill, "teacher_probabilities", lambda teacher, faces: one_hot(np.full(len(faces), 2)))
+    cache = tmp_path / "teacher.npy"
+    for damage in (b"\x93NUMPY garbage", np.zeros(3).tobytes(), b""):
+        cache.write_bytes(damage)
+        probabilities = distill.cached_teacher_probabilities([Path("t")], faces, cache)
+        assert probabilities.argmax(axis=1).tolist() == [2] * len(faces)
+        np.testing.assert_array_equal(np.load(cache), probabilities)
+    assert sum("computing the teachers' predictions again" in r.getMessage() for r in caplog.records) == 3

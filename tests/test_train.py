@@ -1,4 +1,6 @@
 import json
+import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +9,8 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.fit import TrainConfig, train
+from edge_emotion.training.fit import TrainConfig, resume, train
+from edge_emotion.training.run_folder import STATE_ENTRY, RunFolder
 
 runner = CliRunner()
 
@@ -33,19 +36,53 @@ def test_resume_continues_from_the_last_epoch(tmp_path: Path, fer_csv: Path, tin
     out = tmp_path / "run"
     first = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, augment=True)
     train(first, out)
-    config = json.loads((out / "config.json").read_text())
-    config["epochs"] = 2  # as if the run had been started for 2 epochs and killed after 1
-    (out / "config.json").write_text(json.dumps(config))
-    summary = train(TrainConfig(data="ignored on resume"), out, resume=True)
+    summary = resume(out, {"epochs": 2, "arch": tiny_arch})  # --epochs moves the end of a constant schedule
     assert summary["epochs"] == 2
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
     assert len((out / "history.csv").read_text().splitlines()) == 3
     with pytest.raises(EdgeEmotionError, match="already holds a run"):
         train(first, out)
+    with pytest.raises(EdgeEmotionError, match="cannot be fewer"):
+        resume(out, {"epochs": 1})
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"batch_size": 64, "seed": 3}, r"leave out --batch-size 64 \(the run has --batch-size 32\), --seed 3"),
+        ({"teachers": ("big",)}, r"--teacher big \(the run has none\)"),
+        ({"epochs": 9}, r"cosine schedule was fixed at 2 epochs.*--init-from"),
+    ],
+)
+def test_resume_refuses_flags_that_differ_from_the_run(
+    tmp_path: Path, fer_csv: Path, tiny_arch: str, given: dict, message: str
+) -> None:
+    saved = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=2, batch_size=32, schedule="cosine")
+    (tmp_path / "config.json").write_text(json.dumps(asdict(saved)))
+    (tmp_path / "last.keras").write_bytes(b"")  # refused before the checkpoint is read
+    with pytest.raises(EdgeEmotionError, match=message):
+        resume(tmp_path, given)
+
+
+def test_a_run_from_before_the_state_moved_into_the_checkpoint_resumes(
+    tmp_path: Path, fer_csv: Path, tiny_arch: str
+) -> None:
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out)
+    with zipfile.ZipFile(out / "last.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
+        for name in new.namelist():
+            if name != STATE_ENTRY:
+                old.writestr(name, new.read(name))
+        (out / "state.json").write_text(new.read(STATE_ENTRY).decode())
+    (tmp_path / "old.keras").replace(out / "last.keras")
+    assert resume(out, {"epochs": 2})["epochs"] == 2
+    assert RunFolder(out).read_state()["epoch"] == 2
+    assert not (out / "state.json").exists()  # it would now be behind the checkpoint
 
 
 def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="nothing to resume"):
-        train(TrainConfig(data="x"), tmp_path, resume=True)
+        resume(tmp_path)
 
 
 def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> None:
@@ -53,7 +90,7 @@ def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> Non
     (tmp_path / "last.keras").write_text("")
     (tmp_path / "config.json").write_text(json.dumps({"data": "x", "flag_from_elsewhere": 1}))
     with pytest.raises(EdgeEmotionError, match="cannot resume this run's flags"):
-        train(TrainConfig(data="x"), tmp_path, resume=True)
+        resume(tmp_path)
 
 
 def test_train_on_an_image_tree(tmp_path: Path, image_tree: Path, tiny_arch: str) -> None:

@@ -1,24 +1,28 @@
 """convert: a trained model -> a checked .tflite with its metadata, ready for the device."""
 
 import logging
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from edge_emotion.atomic import atomic_path
+from edge_emotion.atomic import atomic_paths, check_writable, remove_partials, write_errors
 from edge_emotion.convert.check import compare
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.convert.quantize import convert, representative_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.metadata import ModelMetadata, write_metadata
+from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
 from edge_emotion.training.data import FaceSet, canonical_split, load_faces, load_splits
 from edge_emotion.training.evaluate import predict_keras
 from edge_emotion.training.keras_import import import_keras
+from edge_emotion.training.run_folder import reading
 
 log = logging.getLogger(__name__)
 CALIBRATION_SPLIT = "Training"
+WEIGHT_BYTES = {"int8": 1, "float16": 2, "float32": 4}  # per parameter, to check the disk has room before converting
+METADATA_ROOM = 64 * 1024  # the graph and the sidecar, beyond the weights
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,8 @@ def load_source(source: Path) -> tuple[Any, dict[str, Any]]:
         return model, {"run": str(source), **config}
     if source.suffix != ".keras" or not source.is_file():
         raise EdgeEmotionError(f"{source}: not a model (give a run folder or a .keras file)")
-    try:
+    with reading(source, "not a Keras model: give a run folder or a .keras file that Keras saved"):
         return import_keras().models.load_model(source), {"model": str(source)}
-    except (OSError, ValueError) as error:
-        raise EdgeEmotionError(f"{source}: not a Keras model ({error})") from None
 
 
 def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetadata, dict[str, Any]]:
@@ -54,11 +56,16 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
 
     Returns the metadata written beside the model and the Edge TPU op report.
     """
-    if out.exists() and not options.force:
-        raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
+    if out.is_dir():
+        raise EdgeEmotionError(f"{out} is a folder; --out names the .tflite file to write")
     if out.suffix != ".tflite":
         raise EdgeEmotionError(f"{out}: the output name must end in .tflite")
+    check_writable(out.parent)  # a read-only or full disk fails before the slow conversion
+    if out.exists() and not options.force:
+        raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
+    remove_partials([out, sidecar_path(out)])
     model, origin = load_source(source)
+    check_writable(out.parent, room=WEIGHT_BYTES.get(options.mode, 4) * int(model.count_params()) + METADATA_ROOM)
     contract = ModelMetadata(quantization=options.mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
     calibration, faces = _calibration_and_check_faces(options)
     representative = None
@@ -69,33 +76,40 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
     log.info("converting %s to %s", source, options.mode)
     content = convert(model, options.mode, representative, static_batch=options.static_batch)
     float_probs = predict_keras(model, faces, low_pass_sigma=contract.low_pass_sigma)
-    with atomic_path(out) as temporary:
-        temporary.write_bytes(content)
+    # Checked in a scratch folder, so a kill during the check leaves nothing beside ``out``.
+    with tempfile.TemporaryDirectory(prefix="edge-emotion-convert-") as scratch:
+        candidate = Path(scratch) / out.name
+        with write_errors(candidate):
+            candidate.write_bytes(content)
         # The device-side interpreter, fed as the device will feed it: what is checked is what runs.
-        classifier = Classifier(temporary, metadata=contract)
+        classifier = Classifier(candidate, metadata=contract)
         check = compare(float_probs, classifier.predict(scale(faces.images)), faces.labels)
-        check.update(
-            split=faces.source,
-            float_weight_bytes=4 * int(model.count_params()),
-            converted_bytes=len(content),
-            max_drop_points=options.max_drop,
+        report = op_report(candidate)
+    check.update(
+        split=faces.source,
+        float_weight_bytes=4 * int(model.count_params()),
+        converted_bytes=len(content),
+        max_drop_points=options.max_drop,
+    )
+    if check["drop_points"] > options.max_drop:
+        raise EdgeEmotionError(
+            f"{options.mode} model loses {check['drop_points']:.2f} points of accuracy "
+            f"({check['float_accuracy']:.4f} -> {check['converted_accuracy']:.4f}), more than "
+            f"--max-drop {options.max_drop}; nothing written"
         )
-        if check["drop_points"] > options.max_drop:
-            raise EdgeEmotionError(
-                f"{options.mode} model loses {check['drop_points']:.2f} points of accuracy "
-                f"({check['float_accuracy']:.4f} -> {check['converted_accuracy']:.4f}), more than "
-                f"--max-drop {options.max_drop}; nothing written"
-            )
-        report = op_report(temporary)
-        metadata = replace(
-            contract,
-            input_size=classifier.input_size,
-            input_quantization=_quantization(classifier.input),
-            output_quantization=_quantization(classifier.output),
-            source={**origin, "calibration_faces": 0 if representative is None else len(representative)},
-            check=check,
-        )
-        write_metadata(out, metadata)  # the sidecar first: the model appears only with its metadata
+    metadata = replace(
+        contract,
+        input_size=classifier.input_size,
+        input_quantization=_quantization(classifier.input),
+        output_quantization=_quantization(classifier.output),
+        source={**origin, "calibration_faces": 0 if representative is None else len(representative)},
+        check=check,
+    )
+    # The model and its sidecar as a pair, the model renamed in last (see atomic_paths). The
+    # temporary model's sidecar, .NAME.partial.json, is the temporary that becomes NAME.json.
+    with atomic_paths(out, sidecar_path(out)) as (model_file, _):
+        model_file.write_bytes(content)
+        write_metadata(model_file, metadata)
     return metadata, report
 
 

@@ -5,6 +5,10 @@ tf.data pipeline, the converter and the int8 check all start from these arrays.
 """
 
 import csv
+import logging
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +19,9 @@ from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES, NUM_CLASSES
 from edge_emotion.preprocess import INPUT_SIZE, resize_face, to_gray
 
+log = logging.getLogger(__name__)
 CSV_SPLITS = ("Training", "PublicTest", "PrivateTest")
+CSV_COLUMNS = ("emotion", "pixels", "Usage")
 # Short names a user may type; folders use these names (train/, val/, test/).
 SPLIT_ALIASES = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
@@ -62,17 +68,33 @@ def canonical_split(split: str) -> str:
     )
 
 
+@contextmanager
+def _csv_rows(path: Path, expected: str) -> Iterator[csv.DictReader]:
+    """A DictReader over the CSV at ``path`` (a UTF-8 byte-order mark is allowed); bytes that are
+    not text and broken CSV become one error naming the file and what it should hold."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            yield reader
+        except UnicodeDecodeError:
+            raise EdgeEmotionError(f"{path}: not a text CSV (it holds bytes that are not UTF-8); {expected}") from None
+        except csv.Error as error:
+            raise EdgeEmotionError(f"{path}:{reader.line_num}: not a valid CSV ({error}); {expected}") from None
+
+
 def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndarray]:
+    missing = [name for name in CSV_COLUMNS if row.get(name) is None]
+    if missing:
+        raise EdgeEmotionError(f"{path}:{line}: no {', '.join(missing)} field; every row is emotion,pixels,Usage")
     try:
         label = int(row["emotion"])
-    except (TypeError, ValueError):
+    except ValueError:
         raise EdgeEmotionError(f"{path}:{line}: emotion {row['emotion']!r} is not a number") from None
     if not 0 <= label < NUM_CLASSES:
         raise EdgeEmotionError(f"{path}:{line}: unknown label {label}; labels are 0..{NUM_CLASSES - 1}")
-    text = row["pixels"] or ""
     try:
-        pixels = np.array(text.split(), dtype=np.int32)
-    except ValueError:
+        pixels = np.array(row["pixels"].split(), dtype=np.int32)
+    except (ValueError, OverflowError):
         raise EdgeEmotionError(f"{path}:{line}: pixels must be integers 0..255") from None
     if pixels.size != INPUT_SIZE * INPUT_SIZE:
         raise EdgeEmotionError(f"{path}:{line}: {pixels.size} pixels, expected {INPUT_SIZE * INPUT_SIZE} (48x48)")
@@ -81,29 +103,41 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndar
     return label, pixels.astype(np.uint8).reshape(INPUT_SIZE, INPUT_SIZE)
 
 
-def read_fer_csv(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Every split of a FER2013 CSV: {split: (row numbers, images, labels)}."""
+def read_fer_csv(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
+    """Every split of a FER2013 CSV, {split: (row numbers, images, labels)}, and the number of rows.
+
+    Rows whose Usage is none of the three splits are skipped, counted in one warning.
+    """
     if not path.is_file():
         raise EdgeEmotionError(f"data file not found: {path}")
     rows: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {}
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or ())
+    skipped: Counter[str] = Counter()
+    with _csv_rows(path, "expected FER2013's emotion,pixels,Usage") as reader:
+        missing = set(CSV_COLUMNS) - set(reader.fieldnames or ())
         if missing:
             raise EdgeEmotionError(
                 f"{path}: not a FER2013 CSV (missing column {', '.join(sorted(missing))}); "
                 "expected the header emotion,pixels,Usage"
             )
         for index, row in enumerate(reader):
-            label, image = _parse_row(row, index + 2, path)
+            label, image = _parse_row(row, reader.line_num, path)
+            if row["Usage"] not in CSV_SPLITS:
+                skipped[row["Usage"]] += 1
+                continue
             numbers, images, labels = rows.setdefault(row["Usage"], ([], [], []))
             numbers.append(index)
             images.append(image)
             labels.append(label)
-    return {
+    if skipped:
+        log.warning(
+            "%s: skipped %d rows whose Usage is not one of %s (%s)",
+            path, skipped.total(), ", ".join(CSV_SPLITS), ", ".join(f"{k!r}: {n}" for k, n in skipped.most_common()),
+        )  # fmt: skip
+    table = {
         split: (np.array(numbers), np.stack(images), np.array(labels))
         for split, (numbers, images, labels) in rows.items()
     }
+    return table, sum(len(numbers) for numbers, _, _ in rows.values()) + skipped.total()
 
 
 def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -114,9 +148,8 @@ def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.n
     """
     if not path.is_file():
         raise EdgeEmotionError(f"FER+ file not found: {path}")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        names = [name for name, _ in FERPLUS_COLUMNS]
+    names = [name for name, _ in FERPLUS_COLUMNS]
+    with _csv_rows(path, f"expected FER+ vote columns {','.join(names)}") as reader:
         if not set(names) <= set(reader.fieldnames or ()):
             raise EdgeEmotionError(f"{path}: not a FER+ file (expected vote columns {','.join(names)})")
         try:
@@ -138,6 +171,18 @@ def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.n
     return np.divide(targets, totals, out=np.zeros_like(targets), where=totals > 0), keep
 
 
+def read_face_image(file: Path) -> np.ndarray:
+    """A face image file as 48x48 uint8 grey; 16-bit images (PNG, TIFF) are scaled to 8 bits, 65535 to 255."""
+    image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)  # keeps the bit depth, so it can be scaled right
+    if file.suffix.lower() not in IMAGE_SUFFIXES or image is None:
+        raise EdgeEmotionError(f"{file}: not an image (remove it from the data folder)")
+    if image.dtype == np.uint16:
+        image = np.round(image / (65535 / 255)).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise EdgeEmotionError(f"{file}: {image.dtype} pixels; save faces as 8- or 16-bit images")
+    return resize_face(to_gray(image))
+
+
 def read_image_folder(folder: Path) -> FaceSet:
     """A folder with one subfolder per class name (angry/, happy/, ...) of face images."""
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
@@ -154,10 +199,7 @@ def read_image_folder(folder: Path) -> FaceSet:
         for file in sorted(subfolder.iterdir()):
             if file.name.startswith("."):
                 continue
-            image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
-            if file.suffix.lower() not in IMAGE_SUFFIXES or image is None:
-                raise EdgeEmotionError(f"{file}: not an image (remove it from the data folder)")
-            images.append(resize_face(to_gray(image)))
+            images.append(read_face_image(file))
             labels.append(label)
     if not images:
         raise EdgeEmotionError(f"{folder}: the class folders hold no images")
@@ -201,13 +243,13 @@ def load_csv_splits(
     data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False
 ) -> dict[str, FaceSet]:
     """Several splits of one CSV, read once."""
-    table = read_fer_csv(data)
-    total = sum(len(numbers) for numbers, _, _ in table.values())
+    table, total = read_fer_csv(data)
     votes = ferplus_targets(ferplus, total, soft) if ferplus is not None else None
     result = {}
     for split in map(canonical_split, splits):
         if split not in table:
-            raise EdgeEmotionError(f"{data}: split {split} is empty (Usage column has {', '.join(table)})")
+            have = f"Usage column has {', '.join(table)}" if table else "no rows with a known Usage"
+            raise EdgeEmotionError(f"{data}: split {split} is empty ({have})")
         numbers, images, labels = table[split]
         if votes is None:
             result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}")

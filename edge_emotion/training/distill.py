@@ -4,6 +4,7 @@ The teacher runs once, before training, and its probabilities are cached in the 
 run folder, so distillation costs no time per epoch and a resumed run reuses them.
 """
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from edge_emotion.atomic import atomic_path
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.data import FaceSet
 from edge_emotion.training.evaluate import predict_model
+
+log = logging.getLogger(__name__)
 
 
 def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
@@ -28,12 +31,17 @@ def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
 def cached_teacher_probabilities(teachers: Sequence[Path], faces: FaceSet, cache: Path) -> np.ndarray:
     """The teachers' mean probabilities from ``cache`` when it matches these faces, else computed and saved.
 
-    Several teachers average into one ensemble, stronger than each of them.
+    Several teachers average into one ensemble, stronger than each of them. A damaged cache
+    is only a cache: it is computed again, as one for other faces is.
     """
     if cache.is_file():
-        cached = np.load(cache)
-        if cached.shape == faces.targets.shape:
-            return cached
+        try:
+            cached = np.load(cache)
+        except (OSError, ValueError, EOFError) as error:  # not an .npy file, or one cut short
+            log.warning("%s: unreadable (%s); computing the teachers' predictions again", cache, error)
+        else:
+            if cached.shape == faces.targets.shape:
+                return cached
     probabilities = np.mean([teacher_probabilities(teacher, faces) for teacher in teachers], axis=0)
     with atomic_path(cache) as temporary:
         np.save(temporary, probabilities)

@@ -7,17 +7,16 @@ every stretch it was trained in. ``train --init-from MEMBER`` warm-starts the ne
 """
 
 import json
-import shutil
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge_emotion.atomic import atomic_path, write_json, write_text
+from edge_emotion.atomic import atomic_path, check_writable, copy_file, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metrics import agreement, score
-from edge_emotion.training.run_folder import RunFolder
+from edge_emotion.training.run_folder import RunFolder, reading
 
 MEMBER_FILE = "member.json"
 WEIGHTS_FILE = "weights.npz"
@@ -30,20 +29,13 @@ def is_member(path: Path) -> bool:
 
 def train_command(config: dict[str, Any]) -> str:
     """The ``edge-emotion train`` command line that reproduces ``config`` (flags that differ from the defaults)."""
-    from edge_emotion.training.fit import TrainConfig
+    from edge_emotion.training.fit import TrainConfig, command_flag
 
     parts = ["edge-emotion train"]
     for field in fields(TrainConfig):
         value = config.get(field.name, field.default)
-        if value == field.default and field.name != "data":
-            continue
-        flag = "--" + field.name.replace("_", "-")
-        if isinstance(value, bool):
-            parts.append(flag if value else f"--no-{flag[2:]}")
-        elif isinstance(value, list | tuple):
-            parts += [f"--teacher {item}" for item in value]
-        else:
-            parts.append(f"{flag} {value}")
+        if (value != field.default and value != []) or field.name == "data":
+            parts.append(command_flag(field.name, value))
     return " ".join(parts)
 
 
@@ -75,15 +67,17 @@ def save_member(run: Path, out: Path) -> dict[str, Any]:
     from edge_emotion.training.run_folder import load_best_model
 
     folder = RunFolder(run)
+    check_writable(out)
     model, config = load_best_model(run)
-    summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
+    with reading(folder.summary, "delete it, or resume the run to write it again"):
+        summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
     earlier = read_member(out)["stretches"] if is_member(out) and config.get("init_from") == str(out) else []
     dtype, check = _weights_dtype(model, config)
     with atomic_path(out / WEIGHTS_FILE) as temporary, temporary.open("wb") as handle:
         np.savez(handle, *[w.astype(dtype) for w in model.get_weights()])
     for name in ("config.json", "history.csv", "curves.png", "summary.json"):
         if (run / name).is_file():
-            shutil.copyfile(run / name, out / name)
+            copy_file(run / name, out / name)
     stretch = {"command": train_command(config) + f" --out {run}", **summary}
     record = {
         "arch": config["arch"],
@@ -107,16 +101,14 @@ def read_member(path: Path) -> dict[str, Any]:
 
 def load_member(path: Path) -> tuple[Any, dict[str, Any]]:
     """The member's model in float32 and its training config."""
+    from edge_emotion.training.fit import load_config
     from edge_emotion.training.keras_import import import_keras
     from edge_emotion.training.models import build_model
 
     read_member(path)
-    try:
-        config = json.loads((path / "config.json").read_text())
-        with np.load(path / WEIGHTS_FILE) as stored:
-            weights = [stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))]
-    except (OSError, ValueError, KeyError) as error:
-        raise EdgeEmotionError(f"{path}: cannot load the member ({error})") from None
+    config = asdict(load_config(path / "config.json", allow_unknown=True))
+    with reading(path / WEIGHTS_FILE, "restore the member's files from git"), np.load(path / WEIGHTS_FILE) as stored:
+        weights = [stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))]
     import_keras().mixed_precision.set_global_policy("float32")
     model = build_model(config["arch"])
     set_weights(model, weights, path)
