@@ -169,7 +169,14 @@ def evaluate_command(
 
 @app.command("convert")
 def convert_command(
-    source: Annotated[Path, typer.Argument(help="A run folder (its best model) or a .keras file.")],
+    source: Annotated[
+        list[Path],
+        typer.Argument(
+            help="A run folder (its best model), a member folder or a .keras file; "
+            "several make one ensemble model that averages them.",
+            metavar="MODEL...",
+        ),
+    ],
     out: Annotated[
         Path | None, typer.Option(help="Output .tflite (default: beside the source, named by mode).")
     ] = None,
@@ -203,9 +210,11 @@ def convert_command(
         mode = "int8" if int8 else "float16" if float16 else "float32"
         if edgetpu and mode != "int8":
             raise EdgeEmotionError("--edgetpu needs --int8: the Edge TPU runs only full-integer models")
-        if not source.exists():
-            raise EdgeEmotionError(f"model not found: {source}")
-        target = out or (source if source.is_dir() else source.parent) / f"model_{mode}.tflite"
+        for path in source:
+            if not path.exists():
+                raise EdgeEmotionError(f"model not found: {path}")
+        first = source[0]
+        target = out or (first if first.is_dir() else first.parent) / f"model_{mode}.tflite"
         options = ConvertOptions(
             mode=mode, data=data, calibration_faces=calibration_faces, seed=seed, check_data=check_data,
             check_split=check_split, max_drop=max_drop, static_batch=edgetpu, force=force,

@@ -1,5 +1,6 @@
 """One graph for several members: the mean of their probabilities, converted to int8 like any model."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +59,22 @@ def test_members_that_do_not_fit_together(problem: str, members: list) -> None:
         origins = (origins[0], {**origins[1], "low_pass": 0.7})
     with pytest.raises(EdgeEmotionError, match=r"at least two|low_pass"):
         combine(models, origins)
+
+
+def test_convert_takes_several_members_as_one_ensemble(
+    trained_run: Path, fer_csv: Path, int8_model: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from edge_emotion.cli import app
+
+    out = tmp_path / "ensemble.tflite"
+    args = ["convert", str(trained_run), str(trained_run), "--int8", "--data", str(fer_csv), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--calibration-faces", "70", "--max-drop", "100"])
+    assert result.exit_code == 0, result.output
+    metadata = json.loads(out.with_suffix(".json").read_text())
+    assert [member["run"] for member in metadata["source"]["members"]] == [str(trained_run)] * 2
+    # Two copies of one model average to that model: the ensemble agrees with the single int8 model.
+    inputs = scale(load_faces(fer_csv, "PublicTest").images)
+    single, double = Classifier(int8_model).predict(inputs), Classifier(out).predict(inputs)
+    assert (single.argmax(1) == double.argmax(1)).mean() >= 0.9

@@ -2,6 +2,7 @@
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from edge_emotion.atomic import atomic_paths, check_writable, remove_partials, write_errors
 from edge_emotion.convert.check import compare
 from edge_emotion.convert.edgetpu import op_report
+from edge_emotion.convert.ensemble import combine
 from edge_emotion.convert.quantize import convert, representative_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
@@ -51,11 +53,22 @@ def load_source(source: Path) -> tuple[Any, dict[str, Any]]:
         return import_keras().models.load_model(source), {"model": str(source)}
 
 
-def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetadata, dict[str, Any]]:
+def load_sources(sources: Sequence[Path]) -> tuple[Any, dict[str, Any]]:
+    """One source's model, or several as one ensemble graph that averages their probabilities."""
+    loaded = [load_source(source) for source in sources]
+    if len(loaded) == 1:
+        return loaded[0]
+    models, origins = zip(*loaded, strict=True)
+    return combine(models, origins)
+
+
+def export(source: Path | Sequence[Path], out: Path, options: ConvertOptions) -> tuple[ModelMetadata, dict[str, Any]]:
     """Convert, score both models on the same faces, and keep the .tflite only if the check passes.
 
-    Returns the metadata written beside the model and the Edge TPU op report.
+    Several sources become one ensemble model. Returns the metadata written beside the model
+    and the Edge TPU op report.
     """
+    sources = [source] if isinstance(source, Path) else list(source)
     if out.is_dir():
         raise EdgeEmotionError(f"{out} is a folder; --out names the .tflite file to write")
     if out.suffix != ".tflite":
@@ -64,7 +77,7 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
     if out.exists() and not options.force:
         raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
     remove_partials([out, sidecar_path(out)])
-    model, origin = load_source(source)
+    model, origin = load_sources(sources)
     check_writable(out.parent, room=WEIGHT_BYTES.get(options.mode, 4) * int(model.count_params()) + METADATA_ROOM)
     contract = ModelMetadata(quantization=options.mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
     calibration, faces = _calibration_and_check_faces(options)
@@ -73,7 +86,7 @@ def export(source: Path, out: Path, options: ConvertOptions) -> tuple[ModelMetad
         representative = representative_faces(
             calibration, options.calibration_faces, options.seed, contract.low_pass_sigma
         )
-    log.info("converting %s to %s", source, options.mode)
+    log.info("converting %s to %s", ", ".join(map(str, sources)), options.mode)
     content = convert(model, options.mode, representative, static_batch=options.static_batch)
     float_probs = predict_keras(model, faces, low_pass_sigma=contract.low_pass_sigma)
     # Checked in a scratch folder, so a kill during the check leaves nothing beside ``out``.
