@@ -20,15 +20,14 @@ from edge_emotion.device.sources import CaptureSource
 from edge_emotion.errors import EdgeEmotionError
 
 
-def start(int8_model: Path, server: LiveServer, frames: int = 100_000, delay: float = 0.01) -> threading.Thread:
-    """The loop on a fake 100 FPS camera, in a thread, publishing to ``server``."""
-    capture = FakeCapture(frames, delay=delay)
+def start(int8_model: Path, server: LiveServer, capture: FakeCapture) -> threading.Thread:
+    """The loop on a fake camera, in a thread, publishing to ``server``."""
     source = CaptureSource(lambda: capture, "fake", live=True, retries=0)
     recognizer = EmotionRecognizer(int8_model, detector=ScriptedDetector(), track=True)
     thread = threading.Thread(
         target=run_loop,
         args=(source, recognizer),
-        kwargs={"events": Path("/dev/null"), "server": server, "max_frames": frames},
+        kwargs={"events": Path("/dev/null"), "server": server, "max_frames": capture.frames},
         daemon=True,
     )
     thread.start()
@@ -37,9 +36,12 @@ def start(int8_model: Path, server: LiveServer, frames: int = 100_000, delay: fl
 
 @pytest.fixture
 def live(int8_model: Path) -> Iterator[LiveServer]:
+    camera = FakeCapture(100_000, delay=0.01)  # 100 FPS
     with LiveServer("127.0.0.1:0", token="s3cret") as server:
-        start(int8_model, server)
+        loop = start(int8_model, server, camera)
         yield server
+        camera.frames = 0  # the camera stops, so the loop ends before the process does (not inside OpenCV)
+        loop.join(timeout=10)
 
 
 def get(server: LiveServer, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
@@ -83,6 +85,7 @@ def test_events_and_frames_to_two_clients_at_once(live: LiveServer) -> None:
     events = results["events"]
     assert [e["frame"] for e in events] == sorted(e["frame"] for e in events)
     assert all(len(e["faces"]) == 1 and e["faces"][0]["id"] == 1 for e in events)
+    assert all(len(e["faces"][0]["landmarks"]) == 5 for e in events)  # the landmarks travel to the stream
     assert results["jpeg"].shape == (120, 160, 3)
 
 
@@ -127,7 +130,7 @@ def test_a_client_that_never_reads_does_not_stall_the_loop(int8_model: Path) -> 
     with LiveServer("127.0.0.1:0") as server, socket.create_connection(("127.0.0.1", server.port)) as stalled:
         stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.2)
-        loop = start(int8_model, server, frames=300, delay=0.0)
+        loop = start(int8_model, server, FakeCapture(300))
         loop.join(timeout=60)
         assert not loop.is_alive()
         assert server.stats["frames"] == 300
