@@ -243,7 +243,18 @@ def run_command(
     model: Annotated[Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads, 1 to 64.")] = 2,
     edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
-    detector: Annotated[str, typer.Option(help="Face detector: haar.")] = "haar",
+    detector: Annotated[str, typer.Option(help="Face detector: yunet (landmarks, aligned crops) or haar.")] = "yunet",
+    detect_width: Annotated[
+        int | None, typer.Option(help="Search frames downscaled to this width (default: 320, or the frame's).")
+    ] = None,
+    min_face: Annotated[
+        int | None, typer.Option(min=1, help="Ignore faces narrower than this many frame pixels (default 24).")
+    ] = None,
+    min_score: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Ignore detections scoring less (default: yunet 0.7, haar 0.5)."),
+    ] = None,
+    landmarks: Annotated[bool, typer.Option("--landmarks", help="Draw the five landmarks (yunet).")] = False,
     largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = False,
     mirror: Annotated[
         bool, typer.Option("--mirror", help="Average each face with its mirror image: more accurate, 2x classify.")
@@ -279,14 +290,22 @@ def run_command(
         source = open_source(camera=camera, video=video, image=image, folder=folder)
         stack.callback(source.close)
         recognizer = EmotionRecognizer(
-            model, threads=threads, edgetpu=edgetpu, detector=detector, largest=largest, mirror=mirror,
-            track=source.kind in ("camera", "video"), smooth=smooth,
+            model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
+            detect_width=detect_width, largest=largest, mirror=mirror, track=source.kind in ("camera", "video"),
+            smooth=smooth,
         )  # fmt: skip
         server = stack.enter_context(LiveServer(serve, token=token, insecure=insecure)) if serve else None
         if server is not None:
             typer.echo(f"serving {server.url}{'?token=...' if token else ''}", err=True)
         summary = run_loop(
-            source, recognizer, events=events, save=save, show=show, max_frames=max_frames, server=server
+            source,
+            recognizer,
+            events=events,
+            save=save,
+            show=show,
+            max_frames=max_frames,
+            server=server,
+            landmarks=landmarks,
         )
     typer.echo(json.dumps({"summary": summary}), err=True)
     if summary["frames_skipped"]:

@@ -11,6 +11,8 @@ resampling does) records the Gaussian ``low_pass`` sigma that matches them, and 
 consumer applies it with ``low_pass`` before the model.
 """
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -59,3 +61,78 @@ def resize_face(gray: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
 def face_to_input(crop: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """A face crop of any size and colour -> the model's float input (size, size, 1)."""
     return scale(resize_face(to_gray(crop), size))
+
+
+# Faces in frames. A detector's face becomes the model's input through one similarity transform
+# (rotation, uniform scale, shift) and one warp, framed as FER2013 frames its faces. Where FER2013
+# puts a face was measured on 3,000 of its Training faces by benchmarks/measure_template.py
+# (benchmarks/results/face_template.json), in 48x48 pixel coordinates, pixel centres at integers.
+# YuNet's five landmarks (found on 96 % of them), median of each coordinate: right eye, left eye,
+# nose tip, right and left mouth corners (the person's right, on the image's left). FER2013's
+# framing is loose: the eye distance's quartiles are 15.8 and 20.1 px, the eye line's +-4 degrees.
+FER_LANDMARKS = np.array([[14.47, 17.92], [32.81, 17.80], [23.44, 28.45], [16.51, 36.51], [31.24, 36.56]], np.float32)
+# Without landmarks: the Haar cascade's box on the same faces (found on 79 %), median centre x, y
+# and width. It is FER2013's own square, give or take a pixel: the data set was cut with such boxes.
+FER_BOX = (23.5, 23.38, 46.5)
+Points = np.ndarray | Sequence[tuple[float, float]]
+
+
+def pixel_centres(points: np.ndarray, factor: float) -> np.ndarray:
+    """Point coordinates in an image scaled by ``factor`` (as cv2.resize scales it): pixel centres map
+    to pixel centres, so a point keeps its place on the face."""
+    return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
+
+
+def face_matrix(box: tuple[int, int, int, int], landmarks: Points | None = None, size: int = INPUT_SIZE) -> np.ndarray:
+    """The 2x3 similarity from frame pixels to a size x size input framed as FER2013 frames faces.
+
+    With five landmarks it is fitted to FER_LANDMARKS (eyes level whatever the head's roll); without
+    them, or when they are degenerate, the box (x, y, w, h) is scaled and shifted onto FER_BOX.
+    """
+    factor = size / INPUT_SIZE
+    if landmarks is not None:
+        template = pixel_centres(FER_LANDMARKS, factor).astype(np.float32)
+        matrix, _ = cv2.estimateAffinePartial2D(np.asarray(landmarks, np.float32), template, method=cv2.LMEDS)
+        if matrix is not None:
+            return matrix
+    x, y, w, h = box
+    centre_x, centre_y, width = FER_BOX
+    zoom = width * factor / w
+    return np.array(
+        [
+            [zoom, 0.0, (centre_x + 0.5) * factor - 0.5 - zoom * (x + w / 2 - 0.5)],
+            [0.0, zoom, (centre_y + 0.5) * factor - 0.5 - zoom * (y + h / 2 - 0.5)],
+        ]
+    )
+
+
+def align_face(
+    image: np.ndarray, box: tuple[int, int, int, int], landmarks: Points | None = None, size: int = INPUT_SIZE
+) -> np.ndarray:
+    """A face in a frame (BGR or grey) -> a size x size grey uint8 crop in FER2013's framing.
+
+    One warp, border replicated, so a face cut by the frame's edge still fills the input. A face
+    larger than the input is blurred first (its region only) by about half an input pixel, so its
+    fine detail does not alias, as INTER_AREA keeps it from aliasing in ``resize_face``.
+    """
+    gray, matrix = to_gray(image), face_matrix(box, landmarks, size)
+    shrink = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))  # frame pixels per input pixel
+    if shrink > 1.0:
+        gray, matrix = _blurred_region(gray, matrix, size, 0.5 * np.sqrt(shrink**2 - 1.0))
+    return cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _blurred_region(gray: np.ndarray, matrix: np.ndarray, size: int, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``gray`` that the warp reads, blurred by ``sigma``, and the matrix moved onto it."""
+    corners = (
+        cv2.invertAffineTransform(matrix) @ np.array([[-1, -1, 1], [size, -1, 1], [-1, size, 1], [size, size, 1]]).T
+    )
+    margin = 3 * sigma + 2
+    left, top = np.maximum(0, np.floor(corners.min(axis=1) - margin)).astype(int)
+    right, bottom = np.minimum(gray.shape[::-1], np.ceil(corners.max(axis=1) + margin)).astype(int)
+    if right <= left or bottom <= top:  # the face lies outside the frame: only replicated border to read
+        return gray, matrix
+    region = cv2.GaussianBlur(gray[top:bottom, left:right], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    moved = matrix.copy()
+    moved[:, 2] += matrix[:, :2] @ (left, top)
+    return region, moved

@@ -45,6 +45,7 @@ def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path:
     assert [len(e["faces"]) for e in lines] == [1, 1, 1, 0, 0, 1]
     face = lines[0]["faces"][0]
     assert face["id"] == 1 and face["box"] == [20, 20, 60, 60] and face["score"] == 0.9
+    assert face["landmarks"] == [[35, 40], [65, 40], [50, 55], [38, 68], [62, 68]]
     assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(1, abs=0.03)
     assert lines[2]["faces"][0]["id"] == 1 and lines[5]["faces"][0]["id"] == 1  # kept across the gap
     assert set(lines[0]["latency_ms"]) == {"capture", "detect", "classify"}

@@ -1,4 +1,4 @@
-"""Draw what the recognizer saw: boxes, labels, probability bars and the frame rate."""
+"""Draw what the recognizer saw: boxes, labels, probability bars, landmarks and the frame rate."""
 
 import cv2
 import numpy as np
@@ -13,8 +13,9 @@ COLOURS = {
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def annotate(frame: np.ndarray, faces: list[Face], fps: float | None = None) -> np.ndarray:
-    """A copy of ``frame`` with every face boxed and labelled, and its probabilities as bars."""
+def annotate(frame: np.ndarray, faces: list[Face], fps: float | None = None, landmarks: bool = False) -> np.ndarray:
+    """A copy of ``frame`` with every face boxed and labelled, its probabilities as bars, and with
+    ``landmarks`` its five landmarks as dots (the points the crop is aligned on)."""
     canvas = frame.copy()
     scale = max(0.5, min(canvas.shape[:2]) / 700)
     for face in faces:
@@ -25,6 +26,8 @@ def annotate(frame: np.ndarray, faces: list[Face], fps: float | None = None) -> 
         tag = f"{prefix}{face.label} {face.probabilities[face.label]:.0%}"
         _text(canvas, tag, (x, max(round(24 * scale), y - 6)), scale, colour)
         _bars(canvas, face, (x + w + 4, y), scale)
+        for point in face.landmarks if landmarks and face.landmarks else ():
+            cv2.circle(canvas, tuple(map(round, point)), max(2, round(3 * scale)), colour, -1, cv2.LINE_AA)
     if fps is not None:
         _text(canvas, f"{fps:.1f} FPS", (8, 8 + round(24 * scale)), scale, (0, 255, 0))
     return canvas

@@ -57,9 +57,11 @@ def run_loop(
     show: bool = False,
     max_frames: int | None = None,
     server: LiveServer | None = None,
+    landmarks: bool = False,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
-    the video and the events); return the run's stats, with the video frames skipped as undecodable."""
+    the video and the events); return the run's stats, with the video frames skipped as undecodable.
+    ``landmarks`` draws them on the annotated frames."""
     stats, writer = RunStats(), EventWriter(events)
     viewer = Viewer() if show else None
     live = source.kind in ("camera", "video")
@@ -75,7 +77,7 @@ def run_loop(
                 streaming = server is not None and server.wants_frames
                 annotated = None
                 if output is not None or viewer is not None or streaming:
-                    annotated = annotate(frame.image, faces, stats.fps if live else None)
+                    annotated = annotate(frame.image, faces, stats.fps if live else None, landmarks)
                 if server is not None:
                     server.publish(event, annotated if streaming else None, {"frames": stats.frames, "fps": stats.fps})
                 if output is not None:

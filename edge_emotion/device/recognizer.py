@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.detector import Box, FaceDetector, make_detector
+from edge_emotion.device.detector import Box, FaceDetector, Landmarks, make_detector
 from edge_emotion.device.tracker import IouTracker
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.preprocess import face_to_input
+from edge_emotion.preprocess import align_face, scale, to_gray
 
 SHIPPED_MODEL = "emotion_int8.tflite"
 
@@ -54,12 +54,14 @@ class Face:
     probabilities: dict[str, float]  # class name -> probability (smoothed when tracking)
     label: str
     id: int | None = None  # stays the same while the face stays in view (tracking only)
+    landmarks: Landmarks | None = None  # five (x, y) points in frame pixels (YuNet), else None
 
     def as_dict(self) -> dict:
         return {
             "id": self.id,
             "box": list(self.box),
             "score": round(self.score, 4),
+            "landmarks": None if self.landmarks is None else [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
             "label": self.label,
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
         }
@@ -68,6 +70,11 @@ class Face:
 class EmotionRecognizer:
     """Detect every face in a BGR frame and classify it with the int8 model.
 
+    Faces come from YuNet by default (``detector="haar"`` for OpenCV's cascade, or any object with
+    a ``detect`` method); ``min_face`` (frame pixels; None: 24), ``min_score`` (None: the
+    detector's own default) and ``detect_width`` (None: 320, or the frame's width if smaller)
+    configure a detector named by a string. Each face is mapped onto the model's input as FER2013 frames faces
+    (``preprocess.align_face``): by its landmarks when the detector gives them.
     ``mirror=True`` averages each face with its mirror image: about a point more accurate
     for twice the classifier's (small) share of a frame. With ``track=True`` (the live loop)
     faces keep ids across frames and their probabilities are smoothed over time; with
@@ -84,7 +91,10 @@ class EmotionRecognizer:
         *,
         threads: int = 2,
         edgetpu: bool = False,
-        detector: FaceDetector | str = "haar",
+        detector: FaceDetector | str = "yunet",
+        min_face: int | None = None,
+        min_score: float | None = None,
+        detect_width: int | None = None,
         largest: bool = False,
         mirror: bool = False,
         track: bool = False,
@@ -93,7 +103,11 @@ class EmotionRecognizer:
         self.classifier = Classifier(
             Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu, mirror=mirror
         )
-        self.detector = make_detector(detector) if isinstance(detector, str) else detector
+        self.detector = (
+            make_detector(detector, min_face=min_face, min_score=min_score, detect_width=detect_width)
+            if isinstance(detector, str)
+            else detector
+        )
         self.largest = largest
         self.tracker = IouTracker(smooth=smooth) if track else None
         self.last_latency = {"detect": 0.0, "classify": 0.0}
@@ -116,9 +130,10 @@ class EmotionRecognizer:
             detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
         detected = time.perf_counter()
         size = self.classifier.input_size
-        crops = [frame[y : y + h, x : x + w] for x, y, w, h in (d.box for d in detections)]
-        inputs = np.stack([face_to_input(crop, size) for crop in crops]) if crops else np.zeros((0, size, size, 1))
-        probabilities = self.classifier.predict(inputs.astype(np.float32))
+        gray = to_gray(frame)
+        crops = [align_face(gray, d.box, d.landmarks, size) for d in detections]
+        inputs = scale(np.array(crops, np.uint8).reshape(-1, size, size))
+        probabilities = self.classifier.predict(inputs)
         ids: list[int | None] = [None] * len(detections)
         if self.tracker is not None:
             tracks = self.tracker.update([d.box for d in detections], probabilities)
@@ -127,6 +142,6 @@ class EmotionRecognizer:
         self.last_latency = {"detect": detected - started, "classify": time.perf_counter() - detected}
         names = self.class_names
         return [
-            Face(d.box, d.score, dict(zip(names, map(float, p), strict=True)), names[int(p.argmax())], i)
+            Face(d.box, d.score, dict(zip(names, map(float, p), strict=True)), names[int(p.argmax())], i, d.landmarks)
             for d, p, i in zip(detections, probabilities, ids, strict=True)
         ]
