@@ -259,8 +259,21 @@ def run_command(
     mirror: Annotated[
         bool, typer.Option("--mirror", help="Average each face with its mirror image: more accurate, 2x classify.")
     ] = False,
-    smooth: Annotated[float, typer.Option(min=0.0, max=0.99, help="Weight of the past in the EMA (0 = none).")] = 0.6,
-    events: Annotated[Path | None, typer.Option(help="JSON lines events file (default: stdout).")] = None,
+    smooth_seconds: Annotated[
+        float, typer.Option(help="Time constant of the probability smoothing, in seconds (0 = none).")
+    ] = 0.5,
+    hysteresis: Annotated[
+        float, typer.Option(help="How far another emotion must lead the shown one before the label changes (0..1).")
+    ] = 0.15,
+    min_frames: Annotated[int, typer.Option(help="Frames a face must be seen before it is reported.")] = 3,
+    calibrate: Annotated[
+        float,
+        typer.Option(help="Take the first SECONDS of each new face as its neutral face (0 = off).", metavar="SECONDS"),
+    ] = 0.0,
+    events: Annotated[Path | None, typer.Option(help="JSON lines events file; - or none: stdout.")] = None,
+    events_mode: Annotated[
+        str, typer.Option(help="frames (a line per frame), changes (face_enter, change, face_leave), or all.")
+    ] = "all",
     save: Annotated[Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")] = None,
     show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = False,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
@@ -276,31 +289,42 @@ def run_command(
     import contextlib
     import json
 
+    from edge_emotion.device.events import check_mode
     from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
     from edge_emotion.device.outputs import check_target
     from edge_emotion.device.recognizer import EmotionRecognizer
     from edge_emotion.device.serve import LiveServer
     from edge_emotion.device.sources import open_source, source_kind
+    from edge_emotion.device.tracker import Steadiness
 
     with user_errors(), contextlib.ExitStack() as stack:
         kind = source_kind(camera=camera, video=video, image=image, dir=folder)
         if save is not None:
             check_target(save, kind)
+        steadiness = Steadiness(smooth_seconds, hysteresis, min_frames)  # bad values fail before the camera opens
+        check_mode(events_mode)
+        if not 0.0 <= calibrate <= 60.0:
+            raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {calibrate}")
         stack.enter_context(stop_signals_as_ctrl_c())
         source = open_source(camera=camera, video=video, image=image, folder=folder)
         stack.callback(source.close)
         recognizer = EmotionRecognizer(
             model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
             detect_width=detect_width, largest=largest, mirror=mirror, track=source.kind in ("camera", "video"),
-            smooth=smooth,
+            steadiness=steadiness, calibrate_seconds=calibrate,
         )  # fmt: skip
-        server = stack.enter_context(LiveServer(serve, token=token, insecure=insecure)) if serve else None
+        server = (
+            stack.enter_context(LiveServer(serve, token=token, insecure=insecure, calibrate=recognizer.calibrate))
+            if serve
+            else None
+        )
         if server is not None:
             typer.echo(f"serving {server.url}{'?token=...' if token else ''}", err=True)
         summary = run_loop(
             source,
             recognizer,
             events=events,
+            events_mode=events_mode,
             save=save,
             show=show,
             max_frames=max_frames,

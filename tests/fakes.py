@@ -33,16 +33,16 @@ class FakeCapture:
 
 
 class ScriptedDetector:
-    """One face per frame, with five landmarks, in a box that drifts a pixel a frame; none on the
-    frames listed in ``empty``."""
+    """One face per frame, with five landmarks, in a box that drifts a pixel a frame for ``drift``
+    frames and jumps back (0: a still face); none on the frames listed in ``empty``."""
 
     LANDMARKS = ((15, 20), (45, 20), (30, 35), (18, 48), (42, 48))  # relative to the box's corner
 
-    def __init__(self, empty: set[int] = frozenset()) -> None:
-        self.empty, self.calls = empty, 0
+    def __init__(self, empty: set[int] = frozenset(), drift: int = 40) -> None:
+        self.empty, self.drift, self.calls = empty, drift, 0
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         index, self.calls = self.calls, self.calls + 1
-        x, y = 20 + index % 40, 20
+        x, y = 20 + (index % self.drift if self.drift else 0), 20
         landmarks = tuple((float(x + dx), float(y + dy)) for dx, dy in self.LANDMARKS)
         return [] if index in self.empty else [Detection((x, y, 60, 60), 0.9, landmarks)]

@@ -24,8 +24,10 @@ def recognizer(model: Path, **options: object) -> EmotionRecognizer:
     return EmotionRecognizer(model, detector=ScriptedDetector(**options), track=True)
 
 
-def read_events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def read_events(path: Path, kind: str | None = "frame") -> list[dict]:
+    """The event lines of one kind (None: all of them)."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [line for line in lines if kind is None or line["event"] == kind]
 
 
 def assert_one_error(result: Result, message: str) -> None:
@@ -42,12 +44,15 @@ def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path:
     summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6)
     lines = read_events(events)
     assert [e["frame"] for e in lines] == list(range(6))
-    assert [len(e["faces"]) for e in lines] == [1, 1, 1, 0, 0, 1]
-    face = lines[0]["faces"][0]
-    assert face["id"] == 1 and face["box"] == [20, 20, 60, 60] and face["score"] == 0.9
-    assert face["landmarks"] == [[35, 40], [65, 40], [50, 55], [38, 68], [62, 68]]
+    # A face is reported from its third frame (min_frames 3), and keeps its id across the gap.
+    assert [len(e["faces"]) for e in lines] == [0, 0, 1, 0, 0, 1]
+    (enter,) = read_events(events, "face_enter")
+    assert enter["frame"] == 2 and enter["id"] == 1 and enter["label"] == lines[2]["faces"][0]["label"]
+    face = lines[2]["faces"][0]
+    assert face["id"] == 1 and face["box"] == [22, 20, 60, 60] and face["score"] == 0.9  # drifted 2 px
+    assert face["landmarks"] == [[37, 40], [67, 40], [52, 55], [40, 68], [64, 68]]
     assert face["label"] in face["probabilities"] and sum(face["probabilities"].values()) == pytest.approx(1, abs=0.03)
-    assert lines[2]["faces"][0]["id"] == 1 and lines[5]["faces"][0]["id"] == 1  # kept across the gap
+    assert face["calibrating"] is False and lines[5]["faces"][0]["id"] == 1
     assert set(lines[0]["latency_ms"]) == {"capture", "detect", "classify"}
     assert summary["frames"] == 6 and summary["source_lost"] is False
     assert set(summary["latency_ms"]["classify"]) == {"median", "p95"}
@@ -98,8 +103,8 @@ def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Pa
     assert result.exit_code == 0, result.output
     lines = read_events(events)
     assert len(lines) == 6
-    assert all(len(e["faces"]) == 1 for e in lines)
-    assert len({e["faces"][0]["id"] for e in lines}) == 1  # one face, one id for the whole clip
+    assert [len(e["faces"]) for e in lines] == [0, 0, 1, 1, 1, 1]  # reported from its third frame
+    assert len({e["faces"][0]["id"] for e in lines[2:]}) == 1  # one face, one id for the whole clip
     saved = cv2.VideoCapture(str(out))
     assert int(saved.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
     assert not list(tmp_path.glob(".*partial*"))

@@ -5,6 +5,8 @@ import json
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,8 @@ from edge_emotion.errors import EdgeEmotionError
 def start(int8_model: Path, server: LiveServer, capture: FakeCapture) -> threading.Thread:
     """The loop on a fake camera, in a thread, publishing to ``server``; it ends with the camera's frames."""
     source = CaptureSource(lambda: capture, "fake", live=True, retries=0)
-    recognizer = EmotionRecognizer(int8_model, detector=ScriptedDetector(), track=True)
+    recognizer = EmotionRecognizer(int8_model, detector=ScriptedDetector(drift=0), track=True)
+    server.calibrate = recognizer.calibrate
     thread = threading.Thread(
         target=run_loop,
         args=(source, recognizer),
@@ -50,14 +53,20 @@ def get(server: LiveServer, path: str, headers: dict | None = None) -> http.clie
     return connection.getresponse()
 
 
-def read_events(server: LiveServer, count: int) -> list[dict]:
+def read_events(server: LiveServer, count: int, kind: str = "frame") -> list[dict]:
+    """The next ``count`` SSE messages of type ``kind``; each message's ``event:`` field must name its JSON's kind."""
     response = get(server, "/events?token=s3cret")
     assert response.status == 200 and response.getheader("Content-Type") == "text/event-stream"
-    events = []
+    events, sse_type = [], None
     while len(events) < count:
         line = response.fp.readline().decode()
-        if line.startswith("data: "):
-            events.append(json.loads(line.removeprefix("data: ")))
+        if line.startswith("event: "):
+            sse_type = line.removeprefix("event: ").strip()
+        elif line.startswith("data: "):
+            event = json.loads(line.removeprefix("data: "))
+            assert event["event"] == sse_type
+            if sse_type == kind:
+                events.append(event)
     response.close()
     return events
 
@@ -84,7 +93,8 @@ def test_events_and_frames_to_two_clients_at_once(live: LiveServer) -> None:
         reader.join(timeout=20)
     events = results["events"]
     assert [e["frame"] for e in events] == sorted(e["frame"] for e in events)
-    assert all(len(e["faces"]) == 1 and e["faces"][0]["id"] == 1 for e in events)
+    seen = [e for e in events if e["faces"]]  # a face counts from its third frame
+    assert seen and all(len(e["faces"]) == 1 and e["faces"][0]["id"] == 1 for e in seen)
     assert results["jpeg"].shape == (120, 160, 3)
 
 
@@ -208,3 +218,43 @@ def test_ipv6_loopback_is_served(address: str) -> None:
         connection = http.client.HTTPConnection("::1", server.port, timeout=10)  # sends Host: [::1]:port
         connection.request("GET", "/health")
         assert connection.getresponse().status == 200
+
+
+def post(server: LiveServer, path: str, headers: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", method="POST", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        body = error.read()
+        return error.code, json.loads(body) if body.startswith(b"{") else {"text": body.decode()}
+
+
+def wait_for_a_face(server: LiveServer) -> None:
+    """Until a frame reports the face (from its third frame)."""
+    while not read_events(server, 1)[0]["faces"]:
+        pass
+
+
+def test_the_page_carries_the_write_token_that_calibrate_needs(live: LiveServer) -> None:
+    page = get(live, "/?token=s3cret").read().decode()
+    assert f'content="{live.write_token}"' in page and "__WRITE_TOKEN__" not in page
+    assert post(live, "/calibrate?id=1")[0] == 403  # no write token: refused
+    assert post(live, "/calibrate?id=1", {"X-Write-Token": "guess"})[0] == 403
+    wait_for_a_face(live)
+    token = {"X-Write-Token": live.write_token}
+    assert post(live, "/calibrate?id=1", token) == (202, {"id": 1, "calibrating": True})
+    status, answer = post(live, "/calibrate?id=1", token)  # a second request while the first runs
+    assert status == 409 and "already calibrating" in answer["error"]
+    assert post(live, "/calibrate?id=99", token)[0] == 404
+    assert post(live, "/calibrate?id=x", token)[0] == 400
+    assert post(live, "/stream.mjpg", token)[0] == 405  # the one write route is /calibrate
+
+
+def test_calibration_shows_in_the_stream_then_ends_in_a_calibrated_event(live: LiveServer) -> None:
+    wait_for_a_face(live)
+    assert post(live, "/calibrate?id=1", {"X-Write-Token": live.write_token})[0] == 202
+    calibrating = read_events(live, 3)
+    assert any(e["faces"] and e["faces"][0]["calibrating"] for e in calibrating)
+    (done,) = read_events(live, 1, "calibrated")  # two seconds later
+    assert done["id"] == 1 and done["label"] in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

@@ -1,4 +1,9 @@
-"""Machine-readable events: one JSON line per frame, with every face in it (zero faces included)."""
+"""Machine-readable events, one JSON object per line, each naming its kind in ``event``.
+
+``frame``: every frame with every face in it (zero faces included). For a tracked stream, the
+typed events an interface reacts to: ``face_enter``, ``change`` (id, from, to, confidence,
+time), ``face_leave`` and ``calibrated``. ``--events-mode`` picks frames, changes or all.
+"""
 
 import contextlib
 import json
@@ -10,15 +15,33 @@ from edge_emotion.device.recognizer import Face
 from edge_emotion.device.sources import Frame
 from edge_emotion.errors import EdgeEmotionError
 
+EVENT_MODES = ("frames", "changes", "all")
+
 
 def frame_event(frame: Frame, faces: list[Face], latency: dict[str, float]) -> dict:
     return {
+        "event": "frame",
         "frame": frame.index,
         "time": round(frame.timestamp, 3),
         "source": frame.name,
         "faces": [face.as_dict() for face in faces],
         "latency_ms": {stage: round(1000 * seconds, 2) for stage, seconds in latency.items()},
     }
+
+
+def typed_events(frame: Frame, events: list[dict]) -> list[dict]:
+    """The recognizer's events of this frame, with the frame they happened on."""
+    return [{**event, "frame": frame.index} for event in events]
+
+
+def check_mode(mode: str) -> None:
+    if mode not in EVENT_MODES:
+        raise EdgeEmotionError(f"unknown --events-mode {mode!r}; use one of {', '.join(EVENT_MODES)}")
+
+
+def selected(mode: str, frame: dict, typed: list[dict]) -> list[dict]:
+    """The lines ``--events-mode`` keeps: the frame line, the typed events, or both."""
+    return ([frame] if mode != "changes" else []) + (typed if mode != "frames" else [])
 
 
 class EventWriter:
@@ -30,6 +53,7 @@ class EventWriter:
     """
 
     def __init__(self, path: Path | None) -> None:
+        path = None if path == Path("-") else path  # "-": stdout, as with no file
         self.path = path
         self.fd: int | None = None
         self.size = 0  # bytes of whole lines in the file

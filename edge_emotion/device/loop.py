@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from edge_emotion.device.annotate import annotate
-from edge_emotion.device.events import EventWriter, frame_event
+from edge_emotion.device.events import EventWriter, check_mode, frame_event, selected, typed_events
 from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
@@ -58,10 +58,13 @@ def run_loop(
     max_frames: int | None = None,
     server: LiveServer | None = None,
     landmarks: bool = False,
+    events_mode: str = "all",
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
     the video and the events); return the run's stats, with the video frames skipped as undecodable.
-    ``landmarks`` draws them on the annotated frames."""
+    ``landmarks`` draws them on the annotated frames; ``events_mode`` picks the lines written
+    (frames, changes, all), while a server gets every event."""
+    check_mode(events_mode)
     stats, writer = RunStats(), EventWriter(events)
     viewer = Viewer() if show else None
     live = source.kind in ("camera", "video")
@@ -69,17 +72,19 @@ def run_loop(
         saving = AnnotatedOutput(save, source.kind, source.fps) if save else contextlib.nullcontext()
         with saving as output, contextlib.suppress(KeyboardInterrupt):
             for frame, waited in timed_frames(source.frames(), max_frames):
-                faces = recognizer.predict(frame.image)
+                faces = recognizer.predict(frame.image, frame.timestamp)
                 latency = {"capture": waited, **recognizer.last_latency}
                 stats.add(latency)
-                event = frame_event(frame, faces, latency)
-                writer.write(event)
+                event, typed = frame_event(frame, faces, latency), typed_events(frame, recognizer.last_events)
+                for line in selected(events_mode, event, typed):
+                    writer.write(line)
                 streaming = server is not None and server.wants_frames
                 annotated = None
                 if output is not None or viewer is not None or streaming:
                     annotated = annotate(frame.image, faces, stats.fps if live else None, landmarks)
                 if server is not None:
-                    server.publish(event, annotated if streaming else None, {"frames": stats.frames, "fps": stats.fps})
+                    stats_now = {"frames": stats.frames, "fps": stats.fps}
+                    server.publish([event, *typed], annotated if streaming else None, stats_now)
                 if output is not None:
                     output.write(frame, annotated)
                 if viewer is not None and not viewer.show(annotated):

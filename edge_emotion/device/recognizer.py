@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_emotion.device.calibration import Calibration, apply_bias
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.detector import Box, FaceDetector, Landmarks, make_detector
-from edge_emotion.device.tracker import IouTracker
+from edge_emotion.device.tracker import IouTracker, Steadiness, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
 
@@ -55,6 +56,7 @@ class Face:
     label: str
     id: int | None = None  # stays the same while the face stays in view (tracking only)
     landmarks: Landmarks | None = None  # five (x, y) points in frame pixels (YuNet), else None
+    calibrating: bool = False  # its neutral face is being learned (tracking with calibration only)
 
     def as_dict(self) -> dict:
         return {
@@ -64,6 +66,7 @@ class Face:
             "landmarks": None if self.landmarks is None else [[round(x, 1), round(y, 1)] for x, y in self.landmarks],
             "label": self.label,
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "calibrating": self.calibrating,
         }
 
 
@@ -77,8 +80,13 @@ class EmotionRecognizer:
     (``preprocess.align_face``): by its landmarks when the detector gives them.
     ``mirror=True`` averages each face with its mirror image: about a point more accurate
     for twice the classifier's (small) share of a frame. With ``track=True`` (the live loop)
-    faces keep ids across frames and their probabilities are smoothed over time; with
+    faces keep ids across frames, their probabilities are smoothed over time and their labels
+    move with hysteresis (``steadiness``, see ``tracker.py``); a face counts once it has been
+    seen a few frames. ``last_events`` then holds what the last call saw happen, as dicts:
+    ``face_enter``, ``change`` (from, to), ``face_leave`` and ``calibrated``. With
     ``track=False`` each call stands alone (photos).
+    ``calibrate(track_id)`` takes a face's next seconds as its neutral face (``calibration.py``);
+    ``calibrate_seconds`` does so for the first seconds of every new face.
     ``last_latency`` holds the seconds spent detecting and classifying in the last call.
 
     ``predict`` is safe to call from several threads: calls take turns, because the interpreter,
@@ -98,7 +106,8 @@ class EmotionRecognizer:
         largest: bool = False,
         mirror: bool = False,
         track: bool = False,
-        smooth: float = 0.6,
+        steadiness: Steadiness | None = None,
+        calibrate_seconds: float = 0.0,
     ) -> None:
         self.classifier = Classifier(
             Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu, mirror=mirror
@@ -109,19 +118,55 @@ class EmotionRecognizer:
             else detector
         )
         self.largest = largest
-        self.tracker = IouTracker(smooth=smooth) if track else None
+        if not 0.0 <= calibrate_seconds <= 60.0:
+            raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {calibrate_seconds}")
+        self.tracker = IouTracker(steadiness or Steadiness()) if track else None
+        self.calibrate_seconds = calibrate_seconds
+        self.calibrations: dict[int, Calibration] = {}  # track id -> its neutral window in progress
+        self.now = -1.0  # the last frame's time
         self.last_latency = {"detect": 0.0, "classify": 0.0}
+        self.last_events: list[dict] = []
         self.lock = threading.Lock()
 
     @property
     def class_names(self) -> list[str]:
         return self.classifier.class_names
 
-    def predict(self, frame: np.ndarray) -> list[Face]:
-        """Every face in ``frame`` (see ``as_frame`` for what it may be), most certain first."""
+    def predict(self, frame: np.ndarray, timestamp: float | None = None) -> list[Face]:
+        """Every face in ``frame`` (see ``as_frame`` for what it may be).
+
+        ``timestamp`` (seconds; default: now) times the smoothing and the events of a tracked
+        stream: pass a video's own frame times to replay it faster or slower than real time. A
+        time that does not move forward (a container without frame times) counts as one frame
+        at 30 FPS after the last.
+        """
         frame = as_frame(frame)
         with self.lock:
+            now = time.monotonic() if timestamp is None else float(timestamp)
+            self.now = now if now > self.now else self.now + 1 / 30
             return self._predict(frame)
+
+    def calibrate(self, track_id: int, seconds: float = 2.0) -> bool:
+        """Take the face ``track_id``'s next ``seconds`` as its neutral face; it reads neutral at rest afterwards.
+
+        False when that face is already calibrating: it keeps its window, so a flood of requests
+        changes nothing. An error for a face not in view.
+        """
+        with self.lock:
+            if self.tracker is None:
+                raise EdgeEmotionError("calibration needs a tracked stream (track=True): ids identify the faces")
+            if not 0.0 < seconds <= 60.0:
+                raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {seconds}")
+            if self._track(track_id) is None:
+                raise EdgeEmotionError(f"no face with id {track_id} in view")
+            if track_id in self.calibrations:
+                return False
+            self.calibrations[track_id] = Calibration(self.now, seconds)
+            return True
+
+    def _track(self, track_id: int) -> Track | None:
+        shown = [t for t in self.tracker.tracks if t.confirmed(self.tracker.steadiness.min_frames)]
+        return next((t for t in shown if t.id == track_id), None)
 
     def _predict(self, frame: np.ndarray) -> list[Face]:
         started = time.perf_counter()
@@ -134,14 +179,65 @@ class EmotionRecognizer:
         crops = [align_face(gray, d.box, d.landmarks, size) for d in detections]
         inputs = scale(np.array(crops, np.uint8).reshape(-1, size, size))
         probabilities = self.classifier.predict(inputs)
-        ids: list[int | None] = [None] * len(detections)
-        if self.tracker is not None:
-            tracks = self.tracker.update([d.box for d in detections], probabilities)
-            probabilities = np.array([t.probabilities for t in tracks]).reshape(probabilities.shape)
-            ids = [t.id for t in tracks]
         self.last_latency = {"detect": detected - started, "classify": time.perf_counter() - detected}
         names = self.class_names
-        return [
-            Face(d.box, d.score, dict(zip(names, map(float, p), strict=True)), names[int(p.argmax())], i, d.landmarks)
-            for d, p, i in zip(detections, probabilities, ids, strict=True)
+        if self.tracker is None:
+            return [
+                Face(d.box, d.score, self._named(p), names[int(p.argmax())], None, d.landmarks)
+                for d, p in zip(detections, probabilities, strict=True)
+            ]
+        tracks, events = self.tracker.update([d.box for d in detections], probabilities, self.now)
+        events += self._calibrate(tracks, probabilities)
+        self.last_events = [self._event_dict(event) for event in events]
+        shown = [
+            (d, t) for d, t in zip(detections, tracks, strict=True) if t.confirmed(self.tracker.steadiness.min_frames)
         ]
+        return [
+            Face(
+                d.box,
+                d.score,
+                self._named(t.probabilities),
+                names[t.label],
+                t.id,
+                d.landmarks,
+                t.id in self.calibrations,
+            )
+            for d, t in shown
+        ]
+
+    def _named(self, probabilities: np.ndarray) -> dict[str, float]:
+        return dict(zip(self.class_names, map(float, probabilities), strict=True))
+
+    def _calibrate(self, tracks: list[Track], raw: np.ndarray) -> list[TrackEvent]:
+        """Feed each calibrating face its raw frame; a finished window becomes the face's bias."""
+        if self.calibrate_seconds:
+            for track in tracks:
+                if track.frames == 1:  # a new face: its first seconds are its neutral face
+                    self.calibrations[track.id] = Calibration(self.now, self.calibrate_seconds)
+        live = {t.id for t in self.tracker.tracks}
+        self.calibrations = {i: c for i, c in self.calibrations.items() if i in live}
+        done = []
+        for track, probabilities in zip(tracks, raw, strict=True):
+            window = self.calibrations.get(track.id)
+            if window is None or not window.add(probabilities, self.now):
+                continue
+            track.bias = window.bias(self.class_names.index("neutral"))
+            track.probabilities = apply_bias(track.probabilities, track.bias)
+            track.label = int(track.probabilities.argmax())
+            del self.calibrations[track.id]
+            done.append(
+                TrackEvent("calibrated", track.id, self.now, track.label, None, float(track.probabilities.max()))
+            )
+        return done
+
+    def _event_dict(self, event: TrackEvent) -> dict:
+        names = self.class_names
+        base = {"event": event.kind, "id": event.track_id, "time": round(event.time, 3)}
+        if event.kind == "change":
+            return {
+                **base,
+                "from": names[event.previous],
+                "to": names[event.label],
+                "confidence": round(event.confidence, 4),
+            }
+        return {**base, "label": names[event.label], "confidence": round(event.confidence, 4)}

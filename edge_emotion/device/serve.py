@@ -13,10 +13,12 @@ import hmac
 import ipaddress
 import json
 import logging
+import secrets
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -81,7 +83,13 @@ def is_loopback(host: str) -> bool:
 
 
 class LiveServer:
-    """An HTTP server in a daemon thread: /, /stream.mjpg, /events (SSE), /health.
+    """An HTTP server in a daemon thread: /, /stream.mjpg, /events (SSE), /health, and POST /calibrate?id=N.
+
+    /calibrate is the one write route: it takes face N's next seconds as its neutral face
+    (``calibrate``, the recognizer's). It needs the write token in an ``X-Write-Token``
+    header: ``token`` when one is set, else a random one made per run, which only the page
+    this server serves carries — a custom header that another site's page cannot send
+    without this server's consent (CORS), so no web page can calibrate a face behind your back.
 
     Binding beyond loopback needs a ``token`` (checked on every route, as ``?token=`` or an
     ``Authorization: Bearer`` header), or ``insecure=True`` to serve anyone on the network.
@@ -98,6 +106,7 @@ class LiveServer:
         insecure: bool = False,
         timeout: float = 10.0,
         max_clients: int = 32,
+        calibrate: Callable[[int], bool] | None = None,
     ) -> None:
         host, port = parse_address(address)
         self.local_only = is_loopback(host)
@@ -109,13 +118,16 @@ class LiveServer:
         if not self.local_only and not token:
             log.warning("serving %s to the network WITHOUT a token: anyone who reaches it sees the camera", address)
         self.token = token
+        self.write_token = token or secrets.token_urlsafe(18)
+        self.calibrate = calibrate
         self.frames, self.events = Channel(1), Channel(256)
         self.started = time.monotonic()
         self.stats: dict[str, float] = {"frames": 0, "fps": 0.0}
         self.clients = {"/stream.mjpg": 0, "/events": 0}
         self.closed = False
         self.lock = threading.Lock()
-        self.page = (resources.files("edge_emotion.device") / "web" / "index.html").read_bytes()
+        page = (resources.files("edge_emotion.device") / "web" / "index.html").read_text()
+        self.page = page.replace("__WRITE_TOKEN__", self.write_token).encode()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
             self.httpd = _Server((host, port), _handler(self, timeout), family=family, max_clients=max_clients)
@@ -139,10 +151,12 @@ class LiveServer:
         """Whether a client is watching the video, so the loop encodes JPEGs only when someone looks."""
         return self.clients["/stream.mjpg"] > 0
 
-    def publish(self, event: dict, frame: np.ndarray | None, stats: dict[str, float]) -> None:
-        """Hand the newest event (and frame) to the clients; returns at once."""
+    def publish(self, events: list[dict], frame: np.ndarray | None, stats: dict[str, float]) -> None:
+        """Hand the newest events (and frame) to the clients; returns at once. Each event's ``event``
+        becomes its SSE event type, so a page listens to ``frame`` or ``change`` by name."""
         self.stats = stats
-        self.events.publish(json.dumps(event))
+        for event in events:
+            self.events.publish((event["event"], json.dumps(event)))
         if frame is not None:
             ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
             if ok:
@@ -159,6 +173,24 @@ class LiveServer:
         if header and header.startswith("Bearer "):
             given = header.removeprefix("Bearer ")
         return hmac.compare_digest(given.encode(), self.token.encode())
+
+    def calibration(self, path: str, write_token: str | None) -> tuple[HTTPStatus, dict]:
+        """The answer to POST /calibrate?id=N: 202 started, 403 no write token, 404 no such face, 409 already on."""
+        if not hmac.compare_digest((write_token or "").encode(), self.write_token.encode()):
+            return HTTPStatus.FORBIDDEN, {"error": "the X-Write-Token header of the served page is required"}
+        text = parse_qs(urlsplit(path).query).get("id", [""])[0]
+        if not text.isdigit() or len(text) > 9:
+            return HTTPStatus.BAD_REQUEST, {"error": "give the face's id: /calibrate?id=N"}
+        face = int(text)
+        if self.calibrate is None:
+            return HTTPStatus.NOT_FOUND, {"error": "this server does not calibrate"}
+        try:
+            started = self.calibrate(face)
+        except EdgeEmotionError as error:
+            return HTTPStatus.NOT_FOUND, {"error": str(error), "id": face}
+        if not started:
+            return HTTPStatus.CONFLICT, {"error": f"face {face} is already calibrating", "id": face}
+        return HTTPStatus.ACCEPTED, {"id": face, "calibrating": True}
 
     def health(self) -> dict:
         return {
@@ -225,10 +257,18 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
                 return self.stream(route)
             return self.reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
-        def refuse(self) -> None:
-            self.reply(HTTPStatus.METHOD_NOT_ALLOWED, b"read-only: GET only\n", "text/plain")
+        def do_POST(self) -> None:
+            if not server.addressed(self.headers.get("Host")):
+                return self.reply(HTTPStatus.MISDIRECTED_REQUEST, b"use http://localhost\n", "text/plain")
+            if urlsplit(self.path).path != "/calibrate":
+                return self.refuse()
+            status, answer = server.calibration(self.path, self.headers.get("X-Write-Token"))
+            return self.reply(status, json.dumps(answer).encode(), "application/json")
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = refuse
+        def refuse(self) -> None:
+            self.reply(HTTPStatus.METHOD_NOT_ALLOWED, b"the one write route is POST /calibrate\n", "text/plain")
+
+        do_PUT = do_DELETE = do_PATCH = refuse
 
         def reply(self, status: HTTPStatus, body: bytes, kind: str) -> None:
             self.send_response(status)
@@ -255,7 +295,9 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
                     if not items and not video:
                         self.wfile.write(b": keep-alive\n\n")  # finds clients that left
                     for number, item in items[-1:] if video else items:  # video: only the newest frame
-                        self.wfile.write(self.framed(item) if video else f"data: {item}\n\n".encode())
+                        self.wfile.write(
+                            self.framed(item) if video else "event: {}\ndata: {}\n\n".format(*item).encode()
+                        )
                         seen = number
                     self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError, TimeoutError):

@@ -1,10 +1,27 @@
-"""Keep a face's id while it stays in view, and smooth its probabilities so labels do not flicker."""
+"""Keep a face's id while it stays in view, smooth its probabilities over time, and say when its emotion changes.
 
+Interfaces react to changes, so a label must move only when the face really changed:
+
+- smoothing is an exponential moving average whose time constant is in seconds, so a Pi at
+  10 FPS and a laptop at 60 FPS respond alike: after ``smooth_seconds`` a step in the raw
+  probabilities is 63 % through;
+- the label changes only when another class's smoothed probability leads the current
+  label's by ``hysteresis`` (a dead band that a wavering face does not cross back and forth);
+- a face is reported only once it has been seen ``min_frames`` times (a one-frame false
+  detection never becomes a face), and keeps its id through ``max_missed`` missed frames.
+
+Each update also returns what happened: ``face_enter`` when a face is first reported, ``change``
+when its label moves, ``face_leave`` when a reported face is gone.
+"""
+
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from edge_emotion.device.calibration import apply_bias
 from edge_emotion.device.detector import Box
+from edge_emotion.errors import EdgeEmotionError
 
 
 def iou(a: Box, b: Box) -> float:
@@ -20,51 +37,109 @@ def iou(a: Box, b: Box) -> float:
 class Track:
     id: int
     box: Box
-    probabilities: np.ndarray
+    probabilities: np.ndarray  # smoothed
+    label: int  # class index; moves with hysteresis
+    seen_at: float  # seconds, the last frame that showed this face
+    frames: int = 1
     missed: int = 0
+    bias: np.ndarray | None = None  # this person's neutral calibration, applied to each raw frame
+
+    def confirmed(self, min_frames: int) -> bool:
+        return self.frames >= min_frames
+
+
+@dataclass(frozen=True)
+class TrackEvent:
+    kind: str  # face_enter, change, face_leave (and calibrated, from the recognizer)
+    track_id: int
+    time: float
+    label: int  # the label now (for leave: the last one)
+    previous: int | None = None  # the label before a change
+    confidence: float = 0.0  # the smoothed probability of ``label``
+
+
+@dataclass(frozen=True)
+class Steadiness:
+    """How labels settle: time constant of the average, the lead a new label needs, frames before a face counts."""
+
+    smooth_seconds: float = 0.5
+    hysteresis: float = 0.15
+    min_frames: int = 3
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.smooth_seconds) and 0.0 <= self.smooth_seconds <= 60.0):
+            raise EdgeEmotionError(f"smooth seconds must be within 0..60, got {self.smooth_seconds}")
+        if not (math.isfinite(self.hysteresis) and 0.0 <= self.hysteresis < 1.0):
+            raise EdgeEmotionError(f"hysteresis must be within 0..1 (a probability lead), got {self.hysteresis}")
+        if self.min_frames < 1:
+            raise EdgeEmotionError(f"min frames must be at least 1, got {self.min_frames}")
 
 
 class IouTracker:
-    """Greedy IoU matching of this frame's faces to the last frame's tracks, with EMA smoothing.
+    """Greedy IoU matching of this frame's faces to the live tracks, with smoothing and change events."""
 
-    ``smooth`` is the weight of the past: 0 shows each frame's raw probabilities, 0.8 moves a
-    label only when a new emotion holds for several frames. A track survives ``max_missed``
-    frames without a match, so a face the detector misses once keeps its id.
-    """
-
-    def __init__(self, *, smooth: float = 0.6, min_iou: float = 0.3, max_missed: int = 5) -> None:
-        if not 0.0 <= smooth < 1.0:
-            raise ValueError("smooth must be in [0, 1)")
-        self.smooth, self.min_iou, self.max_missed = smooth, min_iou, max_missed
+    def __init__(self, steadiness: Steadiness = Steadiness(), *, min_iou: float = 0.3, max_missed: int = 5) -> None:
+        self.steadiness, self.min_iou, self.max_missed = steadiness, min_iou, max_missed
         self.tracks: list[Track] = []
         self.next_id = 1
 
-    def update(self, boxes: list[Box], probabilities: np.ndarray) -> list[Track]:
-        """The tracks of this frame's faces, in the order of ``boxes``."""
+    def update(self, boxes: list[Box], probabilities: np.ndarray, now: float) -> tuple[list[Track], list[TrackEvent]]:
+        """The tracks of this frame's faces, in the order of ``boxes``, and the events this frame caused."""
         pairs = sorted(
             ((iou(track.box, box), t, b) for t, track in enumerate(self.tracks) for b, box in enumerate(boxes)),
             reverse=True,
         )
         matched: dict[int, Track] = {}
         used: set[int] = set()
+        events: list[TrackEvent] = []
         for overlap, t, b in pairs:
             if overlap < self.min_iou:
                 break
             if t in used or b in matched:
                 continue
             used.add(t)
-            track = self.tracks[t]
-            track.box, track.missed = boxes[b], 0
-            track.probabilities = self.smooth * track.probabilities + (1 - self.smooth) * probabilities[b]
-            matched[b] = track
+            matched[b] = self.tracks[t]
+            events += self._follow(self.tracks[t], boxes[b], probabilities[b], now)
         for b, box in enumerate(boxes):
             if b not in matched:
-                matched[b] = Track(self.next_id, box, probabilities[b].copy())
+                label = int(probabilities[b].argmax())
+                matched[b] = Track(self.next_id, box, probabilities[b].astype(np.float32), label, now)
                 self.next_id += 1
+                if matched[b].confirmed(self.steadiness.min_frames):
+                    events.append(self._event("face_enter", matched[b], now))
+        kept = []
         for t, track in enumerate(self.tracks):
-            if t not in used:
-                track.missed += 1
+            if t in used:
+                continue
+            track.missed += 1
+            if track.missed <= self.max_missed:
+                kept.append(track)
+            elif track.confirmed(self.steadiness.min_frames):
+                events.append(self._event("face_leave", track, now))
         current = [matched[b] for b in range(len(boxes))]
-        kept = [t for i, t in enumerate(self.tracks) if i not in used and t.missed <= self.max_missed]
         self.tracks = current + kept
-        return current
+        return current, events
+
+    def _follow(self, track: Track, box: Box, probabilities: np.ndarray, now: float) -> list[TrackEvent]:
+        """Move a matched track on by one frame: smooth, count, and see whether it entered or changed."""
+        probabilities = apply_bias(probabilities, track.bias)
+        tau = self.steadiness.smooth_seconds
+        past = math.exp(-max(now - track.seen_at, 0.0) / tau) if tau > 0 else 0.0
+        track.probabilities = past * track.probabilities + (1 - past) * probabilities
+        track.box, track.seen_at, track.missed = box, now, 0
+        track.frames += 1
+        best = int(track.probabilities.argmax())
+        if track.frames == self.steadiness.min_frames:
+            track.label = best  # the label a face enters with: its settled mean, not its first frame
+            return [self._event("face_enter", track, now)]
+        lead = track.probabilities[best] - track.probabilities[track.label]
+        if best != track.label and lead >= self.steadiness.hysteresis:
+            previous, track.label = track.label, best
+            if track.confirmed(self.steadiness.min_frames):
+                return [self._event("change", track, now, previous)]
+        return []
+
+    @staticmethod
+    def _event(kind: str, track: Track, now: float, previous: int | None = None) -> TrackEvent:
+        confidence = float(track.probabilities[track.label])
+        return TrackEvent(kind, track.id, now, track.label, previous, confidence)
