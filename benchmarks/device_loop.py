@@ -1,11 +1,14 @@
-"""The device loop on 640x480 video with one face and with several, at 1 and 2 threads: FPS and
-per-stage latency, plain and with --mirror; and the classifier alone in faces/s at batch 1.
+"""The device loop with each detector, in one run: 640x480 video with one face and with four, at 1
+and 2 threads (the interpreter's and OpenCV's), plain and with --mirror: FPS, per-stage latency and
+faces found per frame; the real clip of ../shared/data/clips; the classifier alone in faces/s at batch 1.
 
     python benchmarks/device_loop.py [--model M.tflite] [--frames 300]
 """
 
 import argparse
+import json
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -20,6 +23,8 @@ from edge_emotion.preprocess import face_to_input
 
 # (threads, mirror): both thread counts, and --mirror at 2 threads
 VARIANTS = ((1, False), (2, False), (2, True))
+DETECTORS = ("yunet", "haar")
+REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "WolfgangLanger_Pexels.mp4"
 
 
 def scene(faces: int) -> np.ndarray:
@@ -45,19 +50,65 @@ def write_clip(path: Path, frame: np.ndarray, frames: int) -> Path:
     return path
 
 
+def loop(clip: Path, recognizer: EmotionRecognizer, threads: int, events: Path) -> dict:
+    """One run of the loop over ``clip``: its stats, and how many faces each frame had."""
+    cv2.setNumThreads(threads)  # the detectors run on OpenCV's threads, the classifier on the interpreter's
+    summary = run_loop(open_video(clip), recognizer, events=events)
+    faces = [len(json.loads(line)["faces"]) for line in events.read_text().splitlines()]
+    return {**summary, "frames_with_a_face": sum(n > 0 for n in faces), "faces_per_frame": round(np.mean(faces), 3)}
+
+
+def interleaved(frames: list[np.ndarray], model: Path, threads: int) -> dict:
+    """Median ms per frame to detect, and to detect and classify, with the detectors taking turns frame
+    by frame: load from other processes falls on both alike, so their ratio holds on a busy machine."""
+    cv2.setNumThreads(threads)
+    recognizers = {name: EmotionRecognizer(model, threads=threads, track=True, detector=name) for name in DETECTORS}
+    detect: dict[str, list[float]] = {name: [] for name in DETECTORS}
+    total: dict[str, list[float]] = {name: [] for name in DETECTORS}
+    for frame in frames:
+        for name, recognizer in recognizers.items():
+            started = time.perf_counter()
+            recognizer.predict(frame)
+            total[name].append(time.perf_counter() - started)
+            detect[name].append(recognizer.last_latency["detect"])
+    figures = {
+        name: {
+            "detect_ms": round(1000 * np.median(detect[name]), 2),
+            "frame_ms": round(1000 * np.median(total[name]), 2),
+        }
+        for name in DETECTORS
+    }
+    yunet, haar = figures["yunet"], figures["haar"]
+    return {
+        **figures,
+        "detect_speedup": round(haar["detect_ms"] / yunet["detect_ms"], 2),
+        "frame_speedup": round(haar["frame_ms"] / yunet["frame_ms"], 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=shipped_model())
     parser.add_argument("--frames", type=int, default=300)
     args = parser.parse_args()
-    figures: dict = {"model": str(args.model), "frames": args.frames, "loop": {}}
+    figures: dict = {"model": str(args.model), "frames": args.frames, "loop": {}, "real_clip": {}, "interleaved": {}}
     with tempfile.TemporaryDirectory() as folder:
+        events = Path(folder) / "events.jsonl"
         for faces in (1, 4):
             clip = write_clip(Path(folder) / f"{faces}.avi", scene(faces), args.frames)
-            for threads, mirror in VARIANTS:
-                recognizer = EmotionRecognizer(args.model, threads=threads, mirror=mirror, track=True)
-                summary = run_loop(open_video(clip), recognizer, events=Path("/dev/null"))
-                figures["loop"][f"{faces}_faces_{threads}_threads{'_mirror' if mirror else ''}"] = summary
+            shaken = [np.roll(scene(faces), (index % 7) - 3, axis=1) for index in range(7)] * (args.frames // 7)
+            for threads in (1, 2):
+                figures["interleaved"][f"{faces}_faces_{threads}_threads"] = interleaved(shaken, args.model, threads)
+            for detector in DETECTORS:
+                for threads, mirror in VARIANTS:
+                    recognizer = EmotionRecognizer(
+                        args.model, threads=threads, mirror=mirror, track=True, detector=detector
+                    )
+                    name = f"{detector}_{faces}_faces_{threads}_threads{'_mirror' if mirror else ''}"
+                    figures["loop"][name] = loop(clip, recognizer, threads, events)
+        for detector in DETECTORS if REAL_CLIP.is_file() else ():
+            recognizer = EmotionRecognizer(args.model, track=True, detector=detector)
+            figures["real_clip"][detector] = {"clip": REAL_CLIP.name, **loop(REAL_CLIP, recognizer, 2, events)}
     crop = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)[60:170, 170:280]
     inputs = np.stack([face_to_input(np.roll(crop, shift, axis=0)) for shift in range(64)])
     for threads, mirror in VARIANTS:
@@ -65,13 +116,17 @@ def main() -> None:
         rate = batch1_faces_per_second(recognizer.classifier.predict, inputs)
         figures[f"classifier_faces_per_second_batch1_{threads}_threads{'_mirror' if mirror else ''}"] = round(rate, 1)
     save("device_loop", figures)
-    print(f"\n{'scene':26} {'FPS':>6} {'capture':>8} {'detect':>8} {'classify':>9}  (median ms)")
-    for name, summary in figures["loop"].items():
+    print(f"\n{'run':36} {'FPS':>6} {'capture':>8} {'detect':>8} {'classify':>9} {'faces/frame':>12}  (median ms)")
+    runs = {**figures["loop"], **{f"real_clip_{name}": summary for name, summary in figures["real_clip"].items()}}
+    for name, summary in runs.items():
         stages = summary["latency_ms"]
         print(
-            f"{name:26} {summary['fps']:6.1f} {stages['capture']['median']:8.2f} "
-            f"{stages['detect']['median']:8.2f} {stages['classify']['median']:9.2f}"
+            f"{name:36} {summary['fps']:6.1f} {stages['capture']['median']:8.2f} {stages['detect']['median']:8.2f} "
+            f"{stages['classify']['median']:9.2f} {summary['faces_per_frame']:12.3f}"
         )
+    print("\ninterleaved, median ms: detect and whole frame (detect + align + classify), Haar / YuNet")
+    for name, entry in figures["interleaved"].items():
+        print(f"{name:18} detect {entry['detect_speedup']:5.2f}x   frame {entry['frame_speedup']:5.2f}x   {entry}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
 
 @dataclass(frozen=True)
 class Detection:
-    box: Box
+    box: Box  # clipped to the frame
     score: float  # 0..1, higher is more certain
     landmarks: Landmarks | None = None  # None from a detector that finds no landmarks (Haar)
 
@@ -56,7 +56,7 @@ class ScaledDetector:
     explicitly must fit the frame, since upscaling a frame only costs time.
     """
 
-    DEFAULT_SCORE = 0.5  # min_score when none is given; each detector's scores mean something else
+    DEFAULT_SCORE: float  # min_score when none is given; each detector's scores mean something else
 
     def __init__(self, *, min_face: int | None, min_score: float | None, detect_width: int | None) -> None:
         if detect_width is not None and detect_width < MIN_DETECT_WIDTH:

@@ -1,0 +1,187 @@
+"""How much detection and cropping cost the classifier: FER2013 PrivateTest faces placed into
+640x480 frames, then through the whole recognizer, against the same faces as plain 48x48 crops.
+
+Each sampled face is scaled to 80-240 px, turned in-plane by up to +-20 degrees and put at a
+random place on a random window of one of scikit-image's face-free pictures (a single
+resampling, as a camera images a face). Every detector setting sees the same frames, in one
+run. A placed face counts as found when a detection's centre lies within 0.35 of its size
+from the face's centre and its width is 0.4-1.6 times the face's; pipeline accuracy counts a
+missed face as wrong. The real files of ../shared/data/clips are counted too: faces in
+multi_face.jpg (five people), frames with a face in no_face.mp4 (none).
+
+    python benchmarks/pipeline_faithfulness.py [--faces 1200]
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from common import fer_csv, save
+from skimage import data as skimage_data
+
+from edge_emotion.device.recognizer import EmotionRecognizer, Face, shipped_model
+from edge_emotion.device.sources import open_video
+from edge_emotion.preprocess import scale
+from edge_emotion.training.data import load_faces
+
+CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
+BACKGROUNDS = (
+    "coffee", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "moon",
+    "immunohistochemistry", "coins", "clock", "cell",
+)  # fmt: skip
+# (name, detector, detect width, min score or None for the default): the defaults first, then
+# YuNet's other widths and a lower score, to choose the defaults by.
+SETTINGS = (
+    ("yunet_320", "yunet", 320, None), ("haar_320", "haar", 320, None), ("yunet_160", "yunet", 160, None),
+    ("yunet_480", "yunet", 480, None), ("yunet_640", "yunet", 640, None), ("yunet_320_score_0.5", "yunet", 320, 0.5),
+    ("yunet_640_score_0.5", "yunet", 640, 0.5),
+)  # fmt: skip
+WIDTH, HEIGHT = 640, 480
+
+
+def backgrounds() -> list[np.ndarray]:
+    """Face-free BGR pictures at least 640x480."""
+    pictures = []
+    for name in BACKGROUNDS:
+        image = getattr(skimage_data, name)()
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        zoom = max(WIDTH / image.shape[1], HEIGHT / image.shape[0], 1.0)
+        pictures.append(cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC))
+    return pictures
+
+
+def layout(pictures: list[np.ndarray], rng: np.random.Generator) -> dict:
+    """Where a face goes: background window, mirror, size, angle and centre."""
+    picture = int(rng.integers(len(pictures)))
+    height, width = pictures[picture].shape[:2]
+    top, left, mirror = int(rng.integers(height - HEIGHT + 1)), int(rng.integers(width - WIDTH + 1)), rng.random() < 0.5
+    size, angle = rng.uniform(80, 240), rng.uniform(-20, 20)
+    reach = size / 2 * (abs(np.cos(np.radians(angle))) + abs(np.sin(np.radians(angle))))
+    centre = (rng.uniform(reach, WIDTH - reach), rng.uniform(reach, HEIGHT - reach))
+    return {
+        "picture": picture,
+        "top": top,
+        "left": left,
+        "mirror": mirror,
+        "size": size,
+        "angle": angle,
+        "centre": centre,
+    }
+
+
+def render(face: np.ndarray, where: dict, pictures: list[np.ndarray]) -> np.ndarray:
+    """The 640x480 frame with ``face`` scaled, turned and placed as ``where`` says."""
+    frame = pictures[where["picture"]][where["top"] : where["top"] + HEIGHT, where["left"] : where["left"] + WIDTH]
+    frame = (frame[:, ::-1] if where["mirror"] else frame).copy()
+    matrix = cv2.getRotationMatrix2D((23.5, 23.5), where["angle"], where["size"] / 48)
+    matrix[:, 2] += np.array(where["centre"]) - (23.5, 23.5)
+    cv2.warpAffine(
+        cv2.cvtColor(face, cv2.COLOR_GRAY2BGR), matrix, (WIDTH, HEIGHT), dst=frame,
+        flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_TRANSPARENT,
+    )  # fmt: skip
+    return frame
+
+
+def match(faces: list[Face], truth: dict) -> Face | None:
+    """The most certain detection of the placed face, if any."""
+    for face in faces:
+        x, y, w, h = face.box
+        off = np.hypot(x + w / 2 - truth["centre"][0], y + h / 2 - truth["centre"][1])
+        if off < 0.35 * truth["size"] and 0.4 < w / truth["size"] < 1.6:
+            return face
+    return None
+
+
+def share(mask: np.ndarray) -> float:
+    return round(100 * float(np.mean(mask)), 2) if len(mask) else float("nan")
+
+
+def scores(found: np.ndarray, right: np.ndarray, plain_right: np.ndarray, mask: np.ndarray) -> dict:
+    """Found and accuracy (%) through the pipeline and as plain crops, on a group of faces."""
+    return {
+        "faces": int(mask.sum()), "found": share(found[mask]),
+        "pipeline_accuracy": share(right[mask]), "plain_accuracy": share(plain_right[mask]),
+        "accuracy_on_found": share(right[mask & found]), "plain_accuracy_on_found": share(plain_right[mask & found]),
+    }  # fmt: skip
+
+
+def run_setting(
+    recognizer: EmotionRecognizer, images: np.ndarray, truths: list[dict], pictures: list[np.ndarray]
+) -> dict:
+    """Found, predicted label (-1: missed), false detections and detection time for every face."""
+    names = recognizer.class_names
+    predicted, false, detect_ms = [], 0, []
+    for image, truth in zip(images, truths, strict=True):
+        faces = recognizer.predict(render(image, truth, pictures))
+        detect_ms.append(1000 * recognizer.last_latency["detect"])
+        face = match(faces, truth)
+        predicted.append(-1 if face is None else names.index(face.label))
+        false += len(faces) - (face is not None)
+    return {"predicted": np.array(predicted), "false_detections": false, "detect_ms": float(np.median(detect_ms))}
+
+
+def real_files(recognizer: EmotionRecognizer) -> dict:
+    """Faces in multi_face.jpg and frames with a face in no_face.mp4, where ../shared has them."""
+    if not CLIPS.is_dir():
+        return {}
+    group = len(recognizer.predict(cv2.imread(str(CLIPS / "multi_face.jpg"))))
+    source = open_video(CLIPS / "no_face.mp4")
+    try:
+        counts = [len(recognizer.predict(frame.image)) for frame in source.frames()]
+    finally:
+        source.close()
+    return {"multi_face_jpg_faces": group, "no_face_mp4_frames_with_a_face": sum(c > 0 for c in counts)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=shipped_model())
+    parser.add_argument("--faces", type=int, default=1200, help="PrivateTest faces to place")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    test = load_faces(fer_csv(), "PrivateTest")
+    rng = np.random.default_rng(args.seed)
+    sample = rng.choice(len(test), min(args.faces, len(test)), replace=False)
+    images, labels = test.images[sample], test.labels[sample]
+    pictures = backgrounds()
+    truths = [layout(pictures, rng) for _ in images]
+    angles = np.abs([t["angle"] for t in truths])
+    sizes = np.array([t["size"] for t in truths])
+    plain_right = EmotionRecognizer(args.model).classifier.predict(scale(images)).argmax(1) == labels
+    groups = {
+        "all": np.ones(len(labels), bool), "rotation_0_10": angles <= 10, "rotation_10_20": angles > 10,
+        "size_80_120": sizes < 120, "size_120_180": (sizes >= 120) & (sizes < 180), "size_180_240": sizes >= 180,
+    }  # fmt: skip
+    figures: dict = {
+        "model": str(args.model), "data": "FER2013 PrivateTest", "faces": len(labels), "seed": args.seed,
+        "frame": f"{WIDTH}x{HEIGHT}", "face_size_px": [80, 240], "rotation_degrees": [-20, 20],
+        "plain_crop_accuracy": share(plain_right), "settings": {},
+    }  # fmt: skip
+    for name, detector, width, min_score in SETTINGS:
+        recognizer = EmotionRecognizer(args.model, detector=detector, detect_width=width, min_score=min_score)
+        started = time.perf_counter()
+        result = run_setting(recognizer, images, truths, pictures)
+        found, right = result["predicted"] >= 0, result["predicted"] == labels
+        figures["settings"][name] = {
+            "detector": detector, "detect_width": width, "min_score": recognizer.detector.min_score,
+            "seconds": round(time.perf_counter() - started, 1), "detect_ms_median": round(result["detect_ms"], 2),
+            "false_detections": result["false_detections"],
+            **{group: scores(found, right, plain_right, mask) for group, mask in groups.items()},
+            **real_files(recognizer),
+        }  # fmt: skip
+    save("pipeline_faithfulness", figures)
+    print(f"\nplain 48x48 crops: {figures['plain_crop_accuracy']:.2f} % on {len(labels)} faces")
+    print(f"{'setting':20} {'found %':>8} {'pipeline %':>11} {'gap':>6} {'on found %':>11} {'false':>6} {'ms':>6}")
+    for name, entry in figures["settings"].items():
+        overall = entry["all"]
+        print(
+            f"{name:20} {overall['found']:8.2f} {overall['pipeline_accuracy']:11.2f} "
+            f"{overall['pipeline_accuracy'] - figures['plain_crop_accuracy']:6.2f} "
+            f"{overall['accuracy_on_found']:11.2f} {entry['false_detections']:6d} {entry['detect_ms_median']:6.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
