@@ -1,42 +1,18 @@
-"""React to emotions as they happen: read `edge-emotion run --serve` events and print when a face
-turns from neutral to happy (the moment an assistant might smile back).
+"""React when a face starts smiling: a client of the `change` events of `edge-emotion run --serve`.
 
     edge-emotion run --camera 0 --serve 127.0.0.1:8080 &
-    python examples/react_to_events.py http://127.0.0.1:8080 [--token SECRET]
+    python examples/react_to_events.py http://127.0.0.1:8080/events   # add ?token=SECRET if served with one
 
-Standard library only; the events are Server-Sent Events, one JSON frame event per message.
+Standard library only. Every Server-Sent Event carries one JSON event; `change` says which face
+moved from which emotion to which, once per real change (not once per frame).
 """
 
-import argparse
 import json
+import sys
 import urllib.request
-from collections.abc import Iterator
 
-
-def events(url: str, token: str | None) -> Iterator[dict]:
-    request = urllib.request.Request(f"{url.rstrip('/')}/events")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request) as stream:
-        for raw in stream:
-            line = raw.decode().strip()
-            if line.startswith("data: "):
-                yield json.loads(line.removeprefix("data: "))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Print when a face turns from neutral to happy.")
-    parser.add_argument("url", nargs="?", default="http://127.0.0.1:8080")
-    parser.add_argument("--token")
-    args = parser.parse_args()
-    last_label: dict[int, str] = {}
-    for event in events(args.url, args.token):
-        for face in event["faces"]:
-            before, now = last_label.get(face["id"]), face["label"]
-            if before == "neutral" and now == "happy":
-                print(f"frame {event['frame']}: face #{face['id']} smiled ({face['probabilities']['happy']:.0%} happy)")
-            last_label[face["id"]] = now
-
-
-if __name__ == "__main__":
-    main()
+url = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080/events"
+for line in urllib.request.urlopen(url):
+    event = json.loads(line[6:]) if line.startswith(b"data: ") else {}
+    if event.get("event") == "change" and event["to"] == "happy":
+        print(f"face #{event['id']} smiled ({event['from']} -> happy, {event['confidence']:.0%}) at {event['time']} s")
