@@ -119,7 +119,7 @@ def make_strategy(
     if name == "default":
         return tf.distribute.get_strategy(), None
     if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy([_local_device(tf, name) for name in devices] or None)
+        strategy = tf.distribute.MirroredStrategy([_local_device(tf, device) for device in devices] or None)
         if strategy.num_replicas_in_sync == 1:
             log.warning("--strategy mirrored on one device: it trains, but without a speed-up")
         return strategy, None

@@ -14,7 +14,7 @@ from typing import Any
 from edge_emotion.atomic import check_writable, copy_file, remove_partials, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
-from edge_emotion.training.data import FaceFiles, canonical_split, folder_splits, load_splits
+from edge_emotion.training.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.distribute import (
     PEER_TIMEOUT,
@@ -118,7 +118,7 @@ def command_flag(name: str, value: Any) -> str:
     return f"{flag} {value}"
 
 
-def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[Any, Any]:
+def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[FaceSet | FaceFiles, FaceSet | FaceFiles]:
     """The training and validation faces the config names, each checked to be non-empty.
 
     With ``streaming``, a split of an image folder stays on disk (FaceFiles) when it holds
