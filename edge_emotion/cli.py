@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.training.distribute import PEER_TIMEOUT
 
 app = typer.Typer(
     help="Recognise emotions on faces: train, convert to int8 TFLite, run on a device.", no_args_is_help=True
@@ -49,7 +50,9 @@ def train_command(
         str, typer.Option(help="Architecture from the registry (seed, vgg16, vgg20, vgg24, vgg32).")
     ] = "seed",
     epochs: Annotated[int, typer.Option(min=1)] = 30,
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Global batch: split between the replicas (devices and workers) of --strategy.")
+    ] = 64,
     learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-3,
     schedule: Annotated[str, typer.Option(help="Learning rate schedule: constant or cosine.")] = "constant",
     label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.0,
@@ -83,6 +86,31 @@ def train_command(
         typer.Option(help="Start from this member's (or run's) weights, with a new optimizer and schedule."),
     ] = None,
     seed: int = 0,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="auto, default (one device), mirrored (the GPUs or --device list of this machine) or "
+            "multiworker (the machines TF_CONFIG names); auto picks multiworker with TF_CONFIG, mirrored with "
+            "several GPUs. See the README: More than one machine."
+        ),
+    ] = "auto",
+    device: Annotated[
+        list[str] | None, typer.Option(help="A device for --strategy mirrored (e.g. /gpu:1); repeat for each.")
+    ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            help="Read an image folder's faces from disk while training instead of holding them in memory "
+            "(automatic above 50,000 faces in a split)."
+        ),
+    ] = False,
+    cache: Annotated[
+        Path | None, typer.Option(help="With a streamed folder: keep its decoded faces in tf.data cache files here.")
+    ] = None,
+    peer_timeout: Annotated[
+        float,
+        typer.Option(min=1.0, help="Multiworker: seconds to wait for every worker to start, or to answer in a step."),
+    ] = PEER_TIMEOUT,
     resume: Annotated[
         bool,
         typer.Option(
@@ -93,7 +121,7 @@ def train_command(
     ] = False,
 ) -> None:
     """Train a CNN on 48x48 grey faces; keeps the best epoch on the validation split."""
-    from edge_emotion.training.fit import TrainConfig, train
+    from edge_emotion.training.fit import REPEATED_FLAGS, TrainConfig, train
     from edge_emotion.training.fit import resume as resume_run
 
     config = TrainConfig(
@@ -103,14 +131,19 @@ def train_command(
         label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, low_pass=low_pass,
         precision=precision,
         teachers=tuple(map(str, teacher or ())), distill_weight=distill_weight,
-        init_from=str(init_from) if init_from else None, seed=seed,
+        init_from=str(init_from) if init_from else None, seed=seed, strategy=strategy,
+        devices=tuple(device or ()), stream=stream, cache=str(cache) if cache else None,
     )  # fmt: skip
     # The flags typed on this command line: with --resume they must agree with the run's own.
     typed = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
-    given = {name: value for name, value in asdict(config).items() if {"teachers": "teacher"}.get(name, name) in typed}
+    given = {name: value for name, value in asdict(config).items() if REPEATED_FLAGS.get(name, name) in typed}
     try:
         with user_errors():
-            summary = resume_run(out, given) if resume else train(config, out)
+            summary = (
+                resume_run(out, given, peer_timeout=peer_timeout)
+                if resume
+                else train(config, out, peer_timeout=peer_timeout)
+            )
     except KeyboardInterrupt:
         typer.secho(f"interrupted; continue with: edge-emotion train --out {out} --resume", err=True)
         raise typer.Exit(130) from None

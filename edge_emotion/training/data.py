@@ -171,11 +171,15 @@ def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.n
     return np.divide(targets, totals, out=np.zeros_like(targets), where=totals > 0), keep
 
 
+def _not_an_image(file: Path) -> EdgeEmotionError:
+    return EdgeEmotionError(f"{file}: not an image (remove it from the data folder)")
+
+
 def read_face_image(file: Path) -> np.ndarray:
     """A face image file as 48x48 uint8 grey; 16-bit images (PNG, TIFF) are scaled to 8 bits, 65535 to 255."""
     image = cv2.imread(str(file), cv2.IMREAD_UNCHANGED)  # keeps the bit depth, so it can be scaled right
     if file.suffix.lower() not in IMAGE_SUFFIXES or image is None:
-        raise EdgeEmotionError(f"{file}: not an image (remove it from the data folder)")
+        raise _not_an_image(file)
     if image.dtype == np.uint16:
         image = np.round(image / (65535 / 255)).astype(np.uint8)
     elif image.dtype != np.uint8:
@@ -183,8 +187,28 @@ def read_face_image(file: Path) -> np.ndarray:
     return resize_face(to_gray(image))
 
 
-def read_image_folder(folder: Path) -> FaceSet:
-    """A folder with one subfolder per class name (angry/, happy/, ...) of face images."""
+@dataclass(frozen=True)
+class FaceFiles:
+    """Faces of one split left on disk: image files and their targets, read batch by batch while training."""
+
+    paths: tuple[str, ...]
+    targets: np.ndarray
+    source: str
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.targets.argmax(axis=1)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def read(self) -> FaceSet:
+        """Every face in memory, through the same ``read_face_image`` the stream decodes with."""
+        return FaceSet(np.stack([read_face_image(Path(path)) for path in self.paths]), self.targets, self.source)
+
+
+def list_image_folder(folder: Path) -> FaceFiles:
+    """A folder with one subfolder per class name (angry/, happy/, ...) of face images, listed, not read."""
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
     if not subfolders:
         raise EdgeEmotionError(f"{folder}: no class folders; expected subfolders named {', '.join(CLASS_NAMES)}")
@@ -193,17 +217,33 @@ def read_image_folder(folder: Path) -> FaceSet:
         raise EdgeEmotionError(
             f"{folder}: unknown class folder(s) {', '.join(unknown)}; class folders are named {', '.join(CLASS_NAMES)}"
         )
-    images, labels = [], []
+    paths, labels = [], []
     for subfolder in subfolders:
         label = CLASS_NAMES.index(subfolder.name.lower())
         for file in sorted(subfolder.iterdir()):
             if file.name.startswith("."):
                 continue
-            images.append(read_face_image(file))
+            if file.suffix.lower() not in IMAGE_SUFFIXES:  # found now, not in the middle of a streamed epoch
+                raise _not_an_image(file)
+            paths.append(str(file))
             labels.append(label)
-    if not images:
+    if not paths:
         raise EdgeEmotionError(f"{folder}: the class folders hold no images")
-    return FaceSet(np.stack(images), one_hot(np.array(labels)), str(folder))
+    return FaceFiles(tuple(paths), one_hot(np.array(labels)), str(folder))
+
+
+def read_image_folder(folder: Path) -> FaceSet:
+    """A folder of class folders, every face read into memory."""
+    return list_image_folder(folder).read()
+
+
+def folder_splits(root: Path, splits: list[str], stream_above: int) -> dict[str, FaceSet | FaceFiles]:
+    """Splits of an image tree; one of more than ``stream_above`` images stays on disk, to be streamed."""
+    result: dict[str, FaceSet | FaceFiles] = {}
+    for split in splits:
+        files = list_image_folder(_folder_split(root, split))
+        result[canonical_split(split)] = files if len(files) > stream_above else files.read()
+    return result
 
 
 def _folder_split(root: Path, split: str) -> Path:

@@ -1,9 +1,12 @@
 """Train an architecture: Adam, categorical cross-entropy, a checkpoint every epoch, resume."""
 
 import json
+import re
+import shutil
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,18 @@ from typing import Any
 from edge_emotion.atomic import check_writable, copy_file, remove_partials, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
-from edge_emotion.training.data import FaceSet, canonical_split, load_splits
+from edge_emotion.training.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
-from edge_emotion.training.keras_import import import_keras
+from edge_emotion.training.distribute import (
+    PEER_TIMEOUT,
+    Cluster,
+    backed_up_epoch,
+    backup_dir,
+    make_strategy,
+    remove_backups,
+    writing_folder,
+)
+from edge_emotion.training.keras_import import import_keras, import_tf
 from edge_emotion.training.members import set_weights
 from edge_emotion.training.models import build_model
 from edge_emotion.training.pipeline import make_dataset
@@ -43,6 +55,19 @@ class TrainConfig:
     distill_weight: float = 0.5
     init_from: str | None = None
     seed: int = 0
+    strategy: str = "auto"
+    devices: tuple[str, ...] = ()
+    stream: bool = False
+    cache: str | None = None
+
+
+# Flags that say how and where a run trains, not what it learns: a resumed run may change them.
+PLACEMENT = ("strategy", "devices", "stream", "cache")
+# Tuple fields, each set by repeating a singular flag: --teacher A --teacher B.
+REPEATED_FLAGS = {"teachers": "teacher", "devices": "device"}
+# An image folder's split of more faces than this is read from disk while training, not held in memory
+# (FER2013's 28,709 training faces stay in memory: about 0.4 GB as model inputs).
+STREAM_ABOVE = 50_000
 
 
 # What each TrainConfig field may hold in config.json, and how to say so.
@@ -85,20 +110,29 @@ def load_config(path: Path, *, allow_unknown: bool = False) -> TrainConfig:
 
 def command_flag(name: str, value: Any) -> str:
     """The ``train`` flag that sets TrainConfig field ``name`` to ``value``."""
-    flag = "--" + name.replace("_", "-")
+    flag = "--" + REPEATED_FLAGS.get(name, name).replace("_", "-")
     if isinstance(value, bool):
         return flag if value else f"--no-{flag[2:]}"
     if isinstance(value, list | tuple):
-        return " ".join(f"--teacher {item}" for item in value)
+        return " ".join(f"{flag} {item}" for item in value)
     return f"{flag} {value}"
 
 
-def load_split_pair(config: TrainConfig) -> tuple[FaceSet, FaceSet]:
-    """The training and validation faces the config names, each checked to be non-empty."""
+def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[FaceSet | FaceFiles, FaceSet | FaceFiles]:
+    """The training and validation faces the config names, each checked to be non-empty.
+
+    With ``streaming``, a split of an image folder stays on disk (FaceFiles) when it holds
+    more than STREAM_ABOVE faces, or whatever its size with ``--stream``; else FaceSets.
+    """
     data = Path(config.data)
     ferplus = Path(config.ferplus) if config.ferplus else None
     splits = [config.train_split, config.val_split]
-    loaded = load_splits(data, splits, ferplus, config.soft_labels)
+    if streaming and config.stream and data.is_file():
+        raise EdgeEmotionError(f"{config.data}: --stream reads an image folder; a CSV is read whole (leave it out)")
+    if streaming and data.is_dir() and ferplus is None:
+        loaded = folder_splits(data, splits, 0 if config.stream else STREAM_ABOVE)
+    else:
+        loaded = load_splits(data, splits, ferplus, config.soft_labels)
     train, val = (loaded[canonical_split(s)] for s in splits)
     if train.source == val.source:
         raise EdgeEmotionError(
@@ -174,26 +208,44 @@ def _recorder(run: RunFolder, state: dict[str, Any]) -> Any:
     return RunRecorder()
 
 
-def train(config: TrainConfig, out: Path) -> dict[str, Any]:
+def train(config: TrainConfig, out: Path, *, peer_timeout: float = PEER_TIMEOUT) -> dict[str, Any]:
     """Start the run in ``out`` and return its summary (also written to summary.json).
 
     A folder whose run never saved an epoch (killed in its first) starts over with ``config``.
+    A worker of a multiworker run started again with the same command continues from its
+    backup (Keras BackupAndRestore), where every worker saved its last finished epoch.
     """
-    run = RunFolder(out)
-    if run.started:
-        raise EdgeEmotionError(f"{out} already holds a run; continue it with --resume, or use another --out")
-    check_writable(out)
-    run.teacher_targets.unlink(missing_ok=True)  # cached for the attempt that never saved an epoch
-    return _fit(config, run, None)
+    strategy, cluster = make_strategy(config.strategy, devices=config.devices, peer_timeout=peer_timeout)
+    backup = backup_dir(out, cluster)
+    with writing_folder(out, cluster) as folder:
+        run = RunFolder(folder)
+        restart = backup is not None and backup.is_dir()
+        if run.started and not restart:
+            raise EdgeEmotionError(f"{out} already holds a run; continue it with --resume, or use another --out")
+        if restart and not run.started and folder == out:
+            raise EdgeEmotionError(
+                f"{backup}: a backup of a run that is not in {out}; "
+                f"delete {backup.parent} on every worker and start again"
+            )
+        if run.started and load_config(run.config) != config:
+            raise EdgeEmotionError(
+                f"{out}: restart every worker with the command it started with (its flags are in {run.config})"
+            )
+        check_writable(folder)
+        if not run.started:
+            run.teacher_targets.unlink(missing_ok=True)  # cached for the attempt that never saved an epoch
+        state = run.read_state() if run.started else None
+        return _fit(config, run, state, strategy=strategy, cluster=cluster, backup=backup)
 
 
-def resume(out: Path, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def resume(out: Path, given: Mapping[str, Any] | None = None, *, peer_timeout: float = PEER_TIMEOUT) -> dict[str, Any]:
     """Continue the run in ``out`` with its saved flags; a run killed before it saved an epoch starts again.
 
     ``given`` holds flags set again (those on the command line): each must equal the saved
     one, except ``epochs``, which moves the end of a constant-schedule run (a cosine
     schedule's length is part of its optimizer) and cannot go below the epochs done; before
-    the first epoch is saved, ``epochs`` may change whatever the schedule.
+    the first epoch is saved, ``epochs`` may change whatever the schedule. The PLACEMENT
+    flags may change too. Every worker of a multiworker run needs ``out`` (a shared folder).
     """
     run = RunFolder(out)
     if not run.config.is_file():
@@ -203,15 +255,22 @@ def resume(out: Path, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
     state = run.read_state() if run.started else None
     if state and config.epochs < state["epoch"]:
         raise EdgeEmotionError(f"{out}: the run has trained {state['epoch']} epochs; --epochs cannot be fewer")
-    check_writable(out)
-    if config != saved:
-        write_json(run.config, asdict(config))
-    return _fit(config, run, state)
+    strategy, cluster = make_strategy(config.strategy, devices=config.devices, peer_timeout=peer_timeout)
+    with writing_folder(out, cluster) as folder:
+        if folder != out:  # a worker other than the chief continues from a copy of the run, in its own folder
+            shutil.copytree(out, folder, dirs_exist_ok=True)
+        run = RunFolder(folder)
+        check_writable(folder)
+        if config != saved:
+            write_json(run.config, asdict(config))
+        backup = backup_dir(out, cluster)
+        return _fit(config, run, state, strategy=strategy, cluster=cluster, backup=backup, load=state is not None)
 
 
 def _resumed_config(saved: TrainConfig, given: dict[str, Any], out: Path, *, started: bool) -> TrainConfig:
-    """The saved config, with ``epochs`` from ``given`` where the schedule allows; other flags must agree."""
+    """The saved config with ``epochs`` (where the schedule allows) and PLACEMENT from ``given``; others must agree."""
     epochs = given.pop("epochs", saved.epochs)
+    placement = {name: given.pop(name) for name in PLACEMENT if name in given}
     differ = [
         f"{command_flag(name, value)} (the run has {command_flag(name, getattr(saved, name)) or 'none'})"
         for name, value in given.items()
@@ -226,50 +285,118 @@ def _resumed_config(saved: TrainConfig, given: dict[str, Any], out: Path, *, sta
             f"{out}: its {saved.schedule} schedule was fixed at {saved.epochs} epochs when it started; "
             f"to train on, start a new run from it: edge-emotion train --init-from {out} --out NEW_FOLDER"
         )
-    return replace(saved, epochs=epochs)
+    return replace(saved, epochs=epochs, **placement)
 
 
-def _fit(config: TrainConfig, run: RunFolder, state: dict[str, Any] | None) -> dict[str, Any]:
-    """Train ``config`` in ``run`` from ``state`` (None: from scratch) to its last epoch; the run's summary."""
+def _cache(cache: str | None, cluster: Cluster | None) -> str | None:
+    """The tf.data cache prefix of streamed faces: ``--cache``, one per worker (two on a machine must not share)."""
+    if cache is None:
+        return None
+    Path(cache).parent.mkdir(parents=True, exist_ok=True)
+    return f"{cache}.{cluster.name}" if cluster else cache
+
+
+def _rewound(state: dict[str, Any], epoch: int) -> dict[str, Any]:
+    """``state`` as it was after ``epoch`` epochs, its best epoch among those."""
+    history = {name: values[:epoch] for name, values in state["history"].items()}
+    accuracies = history.get("val_accuracy", [])
+    best = max(range(len(accuracies)), key=accuracies.__getitem__, default=-1)
+    best_accuracy = accuracies[best] if accuracies else -1.0
+    return {**state, "epoch": epoch, "history": history, "best_epoch": best + 1, "best_val_accuracy": best_accuracy}
+
+
+@contextmanager
+def _fit_errors(backup: Path | None) -> Iterator[None]:
+    """One line, not TensorFlow's traceback, for a streamed face that cannot be read and for a worker that stopped."""
+    tf = import_tf()
+    try:
+        yield
+    except tf.errors.OpError as error:
+        found = re.search(r"^EdgeEmotionError: (.*)$", error.message, re.MULTILINE)
+        if found is not None:
+            raise EdgeEmotionError(found.group(1)) from None
+        if backup is not None and isinstance(error, tf.errors.UnavailableError | tf.errors.DeadlineExceededError):
+            raise EdgeEmotionError(
+                f"a worker stopped or stopped answering ({type(error).__name__}); start every worker again with "
+                f"the command it started with: each goes on from the last finished epoch in its {backup.parent}/"
+            ) from None
+        raise
+
+
+def _fit(
+    config: TrainConfig,
+    run: RunFolder,
+    state: dict[str, Any] | None,
+    *,
+    strategy: Any,
+    cluster: Cluster | None = None,
+    backup: Path | None = None,
+    load: bool = False,
+) -> dict[str, Any]:
+    """Train ``config`` in ``run`` from ``state`` (None: from scratch) to its last epoch; the run's summary.
+
+    The model, its optimizer and metrics are built under ``strategy``: loaded from the run's
+    checkpoint with ``load``, else made new. Every worker of a cluster must build alike (the
+    variables are made together); on a restart they all make new ones and their ``backup``
+    (Keras BackupAndRestore) fills them in and says which epoch to go on from.
+    """
     keras = import_keras()
     remove_partials(run.files)
     fresh = state is None
     state = state or {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
+    first = backed_up_epoch(backup) or state["epoch"]
+    if first < state["epoch"]:  # stopped between the checkpoint and the backup: that epoch is trained again
+        state = _rewound(state, first)
     # A warm start's weights load before the data, so a wrong --init-from fails fast.
     start = load_best_model(Path(config.init_from))[0].get_weights() if config.init_from and fresh else None
-    train_faces, val_faces = load_split_pair(config)
+    train_faces, val_faces = load_split_pair(config, streaming=True)
     if config.teachers:
+        if isinstance(train_faces, FaceFiles):
+            raise EdgeEmotionError(
+                f"{train_faces.source}: --teacher needs the training faces in memory; leave out --stream"
+            )
         teacher = cached_teacher_probabilities(list(map(Path, config.teachers)), train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
-    keras.utils.set_random_seed(config.seed + state["epoch"])
-    contract = {"seed": config.seed, "low_pass_sigma": config.low_pass}
+    keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
+    contract = {"seed": config.seed, "low_pass_sigma": config.low_pass, "cache": _cache(config.cache, cluster)}
     train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, **contract)
     val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, **contract)
+    with strategy.scope():  # variables made here are mirrored on every replica
+        if load:
+            with reading(run.last, f"the run cannot resume; {run.start_over_hint}"):
+                model = keras.models.load_model(run.last)
+        else:
+            model = compile_model(config, len(train_data))
+            if start is not None:  # a warm start: these weights, a fresh optimizer and a new schedule
+                set_weights(model, start, Path(config.init_from))
     if fresh:
-        model = compile_model(config, len(train_data))
-        if start is not None:  # a warm start: these weights, a fresh optimizer and a new schedule
-            set_weights(model, start, Path(config.init_from))
         write_json(run.config, asdict(config))
-    else:
-        with reading(run.last, f"the run cannot resume; {run.start_over_hint}"):
-            model = keras.models.load_model(run.last)
+    elif load:
         _write_derived(run, state)
-    if state["epoch"] < config.epochs:
-        model.fit(
-            train_data,
-            validation_data=val_data,
-            epochs=config.epochs,
-            initial_epoch=state["epoch"],
-            callbacks=[_recorder(run, state)],
-            shuffle=False,  # the tf.data pipeline reshuffles every epoch itself
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
+    callbacks = [_recorder(run, state)]
+    if backup is not None:  # after the recorder, so a backup is never ahead of the run's checkpoint
+        callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
+    if first < config.epochs:
+        with _fit_errors(backup):
+            model.fit(
+                train_data,
+                validation_data=val_data,
+                epochs=config.epochs,
+                initial_epoch=first,
+                callbacks=callbacks,
+                shuffle=False,  # the tf.data pipeline reshuffles every epoch itself
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+    if backup is not None:
+        remove_backups(backup)
     summary = {
         "arch": config.arch,
         "params": int(model.count_params()),
         "data": config.data,
         "train_faces": len(train_faces),
         "val_faces": len(val_faces),
+        "streamed": isinstance(train_faces, FaceFiles),
+        "replicas": int(strategy.num_replicas_in_sync),
         "val_split": config.val_split,
         "seed": config.seed,
         "epochs": state["epoch"],
