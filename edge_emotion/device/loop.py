@@ -12,7 +12,7 @@ from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sources import Frame, FrameSource
-from edge_emotion.device.stats import RunStats
+from edge_emotion.device.stats import LabelTimes, RunStats
 from edge_emotion.device.viewer import Viewer
 
 # How a service manager or a closed terminal stops a process (Windows has no SIGHUP).
@@ -58,11 +58,14 @@ def run_loop(
     max_frames: int | None = None,
     server: LiveServer | None = None,
     landmarks: bool = False,
+    show_fps: bool = True,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
-    the video and the events); return the run's stats, with the video frames skipped as undecodable.
-    ``landmarks`` draws them on the annotated frames."""
-    stats, writer = RunStats(), EventWriter(events)
+    the video and the events); return the run's stats, with the video frames skipped as undecodable
+    and the seconds each tracked face spent under each label.
+    ``landmarks`` draws them on the annotated frames; ``show_fps`` draws a live source's frame rate on
+    the window and the served stream (never on saved files, which have their own rate)."""
+    stats, writer, times = RunStats(), EventWriter(events), LabelTimes()
     viewer = Viewer() if show else None
     live = source.kind in ("camera", "video")
     try:
@@ -72,17 +75,21 @@ def run_loop(
                 faces = recognizer.predict(frame.image)
                 latency = {"capture": waited, **recognizer.last_latency}
                 stats.add(latency)
+                times.add(frame.timestamp, faces)
                 event = frame_event(frame, faces, latency)
                 writer.write(event)
                 streaming = server is not None and server.wants_frames
-                annotated = None
-                if output is not None or viewer is not None or streaming:
-                    annotated = annotate(frame.image, faces, stats.fps if live else None, landmarks)
-                if server is not None:
-                    server.publish(event, annotated if streaming else None, {"frames": stats.frames, "fps": stats.fps})
+                fps = stats.fps if live and show_fps else None
+                saved = shown = None  # saved files never carry the frame rate; the window and stream may
                 if output is not None:
-                    output.write(frame, annotated)
-                if viewer is not None and not viewer.show(annotated):
+                    saved = shown = annotate(frame.image, faces, None, landmarks)
+                if (viewer is not None or streaming) and (shown is None or fps is not None):
+                    shown = annotate(frame.image, faces, fps, landmarks)
+                if server is not None:
+                    server.publish(event, shown if streaming else None, {"frames": stats.frames, "fps": stats.fps})
+                if output is not None:
+                    output.write(frame, saved)
+                if viewer is not None and not viewer.show(shown):
                     break
     finally:
         source.close()
@@ -91,6 +98,7 @@ def run_loop(
             viewer.close()
     return {
         **stats.summary(),
+        **times.summary(),
         "frames_skipped": getattr(source, "skipped", 0),
         "source_lost": bool(getattr(source, "lost", False)),
     }
