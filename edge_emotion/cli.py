@@ -271,6 +271,9 @@ def run_command(
         str | None, typer.Option(help="Camera index (0 = /dev/video0), or picam (Pi camera module).")
     ] = None,
     video: Annotated[Path | None, typer.Option(help="A video file.")] = None,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="With --video: play it again from the start at its end (a live demo).")
+    ] = False,
     image: Annotated[Path | None, typer.Option(help="One image.")] = None,
     folder: Annotated[Path | None, typer.Option("--dir", help="A folder of images.")] = None,
     model: Annotated[Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")] = None,
@@ -309,6 +312,12 @@ def run_command(
     ] = "all",
     save: Annotated[Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")] = None,
     show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = False,
+    no_fps: Annotated[
+        bool, typer.Option("--no-fps", help="No frame rate on the window and the stream (saved files never have it).")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="No event lines on stdout (--events still written), no human summary.")
+    ] = False,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
     serve: Annotated[str | None, typer.Option(help="Serve the live view and events over HTTP at HOST:PORT.")] = None,
     token: Annotated[str | None, typer.Option(help="With --serve: a secret every request must carry.")] = None,
@@ -321,6 +330,7 @@ def run_command(
     Ctrl-C, SIGTERM and SIGHUP stop it with the video finished and the events kept."""
     import contextlib
     import json
+    import os
 
     from edge_emotion.device.events import check_mode
     from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
@@ -328,6 +338,7 @@ def run_command(
     from edge_emotion.device.recognizer import EmotionRecognizer
     from edge_emotion.device.serve import LiveServer
     from edge_emotion.device.sources import open_source, source_kind
+    from edge_emotion.device.stats import describe
     from edge_emotion.device.tracker import Steadiness
 
     with user_errors(), contextlib.ExitStack() as stack:
@@ -339,7 +350,7 @@ def run_command(
         if not 0.0 <= calibrate <= 60.0:
             raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {calibrate}")
         stack.enter_context(stop_signals_as_ctrl_c())
-        source = open_source(camera=camera, video=video, image=image, folder=folder)
+        source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop)
         stack.callback(source.close)
         recognizer = EmotionRecognizer(
             model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
@@ -353,6 +364,8 @@ def run_command(
         )
         if server is not None:
             typer.echo(f"serving {server.url}{'?token=...' if token else ''}", err=True)
+        if quiet and events is None:
+            events = Path(os.devnull)  # the events go nowhere rather than to stdout
         summary = run_loop(
             source,
             recognizer,
@@ -363,8 +376,11 @@ def run_command(
             max_frames=max_frames,
             server=server,
             landmarks=landmarks,
+            show_fps=not no_fps,
         )
     typer.echo(json.dumps({"summary": summary}), err=True)
+    if not quiet:
+        typer.echo(describe(summary), err=True)
     if summary["frames_skipped"]:
         typer.secho(
             f"warning: skipped {summary['frames_skipped']} undecodable frames", fg=typer.colors.YELLOW, err=True

@@ -1,54 +1,61 @@
-"""Draw what the recognizer saw: boxes, labels, probability bars, landmarks and the frame rate."""
+"""Draw what the recognizer saw: boxes, labels, probability bars, landmarks and the frame rate,
+where ``layout`` placed them."""
 
 import cv2
 import numpy as np
 
+from edge_emotion.device.layout import FONT, Label, Rect, layout
 from edge_emotion.device.recognizer import Face
 
 # One BGR colour per FER2013 class, so a label reads at a glance; unknown names fall back to white.
+# Each is at least 4.5:1 against the black box behind the text (tests/test_page.py).
 COLOURS = {
-    "angry": (40, 40, 230), "disgust": (40, 140, 40), "fear": (170, 60, 150), "happy": (40, 200, 250),
+    "angry": (40, 40, 230), "disgust": (40, 140, 40), "fear": (210, 90, 190), "happy": (40, 200, 250),
     "sad": (200, 120, 40), "surprise": (230, 200, 40), "neutral": (190, 190, 190),
 }  # fmt: skip
-FONT = cv2.FONT_HERSHEY_SIMPLEX
+WHITE, BLACK, FPS_GREEN = (255, 255, 255), (0, 0, 0), (0, 255, 0)
+TEXT = (235, 235, 235)  # the class names beside the bars: the bars carry the colour
 
 
 def annotate(frame: np.ndarray, faces: list[Face], fps: float | None = None, landmarks: bool = False) -> np.ndarray:
-    """A copy of ``frame`` with every face boxed and labelled, its probabilities as bars, and with
-    ``landmarks`` its five landmarks as dots (the points the crop is aligned on)."""
+    """A copy of ``frame`` with every face boxed and tagged, its probabilities as labelled bars, with
+    ``fps`` the frame rate in the corner, and with ``landmarks`` the five landmarks as dots (the points
+    the crop is aligned on)."""
     canvas = frame.copy()
-    scale = max(0.5, min(canvas.shape[:2]) / 700)
+    height, width = canvas.shape[:2]
+    names = list(faces[0].probabilities) if faces else []
+    tags = [f"{'' if f.id is None else f'#{f.id} '}{f.label} {f.probabilities[f.label]:.0%}" for f in faces]
+    fps_text = None if fps is None else f"{fps:.1f} FPS"
+    plan = layout((width, height), [face.box for face in faces], tags, names, fps_text)
+    line = max(1, round(min(width, height) / 360))
     for face in faces:
+        colour = COLOURS.get(face.label, WHITE)
         x, y, w, h = face.box
-        colour = COLOURS.get(face.label, (255, 255, 255))
-        cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, max(1, round(2 * scale)))
-        prefix = f"#{face.id} " if face.id is not None else ""
-        tag = f"{prefix}{face.label} {face.probabilities[face.label]:.0%}"
-        _text(canvas, tag, (x, max(round(24 * scale), y - 6)), scale, colour)
-        _bars(canvas, face, (x + w + 4, y), scale)
+        cv2.rectangle(canvas, (x, y), (x + w, y + h), colour, line)
         for point in face.landmarks if landmarks and face.landmarks else ():
-            cv2.circle(canvas, tuple(map(round, point)), max(2, round(3 * scale)), colour, -1, cv2.LINE_AA)
-    if fps is not None:
-        _text(canvas, f"{fps:.1f} FPS", (8, 8 + round(24 * scale)), scale, (0, 255, 0))
+            cv2.circle(canvas, tuple(map(round, point)), line + 2, colour, -1, cv2.LINE_AA)
+    for face, placed in zip(faces, plan.faces, strict=True):  # text over every box, never under one
+        _text(canvas, placed.tag, COLOURS.get(face.label, WHITE))
+        for bar in placed.bars:
+            colour = COLOURS.get(bar.name, WHITE)
+            filled = Rect(*bar.rect[:2], round(bar.rect.width * face.probabilities[bar.name]), bar.rect.height)
+            _box(canvas, bar.rect, BLACK, -1)  # the bar's track, visible on a busy background
+            _box(canvas, filled, colour, -1)
+            _box(canvas, bar.rect, colour, 1)
+            _text(canvas, bar.label, TEXT)
+    if plan.fps is not None:
+        _text(canvas, plan.fps, FPS_GREEN)
     return canvas
 
 
-def _text(canvas: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour: tuple[int, int, int]) -> None:
-    """Text on a dark box, readable on any background."""
-    thickness = max(1, round(2 * scale))
-    (width, height), baseline = cv2.getTextSize(text, FONT, scale, thickness)
-    x, y = origin
-    cv2.rectangle(canvas, (x - 2, y - height - 4), (x + width + 2, y + baseline), (0, 0, 0), -1)
-    cv2.putText(canvas, text, (x, y), FONT, scale, colour, thickness, cv2.LINE_AA)
+def _box(canvas: np.ndarray, rect: Rect, colour: tuple[int, int, int], line: int) -> None:
+    """``rect`` exactly (cv2.rectangle includes its far corner), filled when ``line`` is -1."""
+    if rect.width > 0 and rect.height > 0:
+        x, y, w, h = rect
+        cv2.rectangle(canvas, (x, y), (x + w - 1, y + h - 1), colour, line)
 
 
-def _bars(canvas: np.ndarray, face: Face, origin: tuple[int, int], scale: float) -> None:
-    """One bar per class, longest for the most likely, beside the face."""
-    x, y = origin
-    step, length = round(18 * scale), round(70 * scale)
-    for row, (name, probability) in enumerate(face.probabilities.items()):
-        top = y + row * step
-        colour = COLOURS.get(name, (255, 255, 255))
-        cv2.rectangle(canvas, (x, top), (x + round(length * probability), top + step - 3), colour, -1)
-        cv2.rectangle(canvas, (x, top), (x + length, top + step - 3), colour, 1)
-        _text(canvas, name[:3], (x + length + 5, top + step - 4), 0.6 * scale, colour)
+def _text(canvas: np.ndarray, label: Label, colour: tuple[int, int, int]) -> None:
+    """Text on its dark box, readable on any background."""
+    _box(canvas, label.rect, BLACK, -1)
+    cv2.putText(canvas, label.text, label.origin, FONT, label.scale, colour, label.thickness, cv2.LINE_AA)

@@ -12,7 +12,7 @@ from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sources import Frame, FrameSource
-from edge_emotion.device.stats import RunStats
+from edge_emotion.device.stats import LabelTimes, RunStats
 from edge_emotion.device.viewer import Viewer
 
 # How a service manager or a closed terminal stops a process (Windows has no SIGHUP).
@@ -59,13 +59,16 @@ def run_loop(
     server: LiveServer | None = None,
     landmarks: bool = False,
     events_mode: str = "all",
+    show_fps: bool = True,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
-    the video and the events); return the run's stats, with the video frames skipped as undecodable.
+    the video and the events); return the run's stats, with the video frames skipped as undecodable
+    and the seconds each tracked face spent under each label.
     ``landmarks`` draws them on the annotated frames; ``events_mode`` picks the lines written
-    (frames, changes, all), while a server gets every event."""
+    (frames, changes, all), while a server gets every event; ``show_fps`` draws a live source's
+    frame rate on the window and the served stream (never on saved files, which have their own rate)."""
     check_mode(events_mode)
-    stats, writer = RunStats(), EventWriter(events)
+    stats, writer, times = RunStats(), EventWriter(events), LabelTimes()
     viewer = Viewer() if show else None
     live = source.kind in ("camera", "video")
     try:
@@ -75,19 +78,23 @@ def run_loop(
                 faces = recognizer.predict(frame.image, frame.timestamp)
                 latency = {"capture": waited, **recognizer.last_latency}
                 stats.add(latency)
+                times.add(frame.timestamp, faces)
                 event, typed = frame_event(frame, faces, latency), typed_events(frame, recognizer.last_events)
                 for line in selected(events_mode, event, typed):
                     writer.write(line)
                 streaming = server is not None and server.wants_frames
-                annotated = None
-                if output is not None or viewer is not None or streaming:
-                    annotated = annotate(frame.image, faces, stats.fps if live else None, landmarks)
+                fps = stats.fps if live and show_fps else None
+                saved = shown = None  # saved files never carry the frame rate; the window and stream may
+                if output is not None:
+                    saved = shown = annotate(frame.image, faces, None, landmarks)
+                if (viewer is not None or streaming) and (shown is None or fps is not None):
+                    shown = annotate(frame.image, faces, fps, landmarks)
                 if server is not None:
                     stats_now = {"frames": stats.frames, "fps": stats.fps}
-                    server.publish([event, *typed], annotated if streaming else None, stats_now)
+                    server.publish([event, *typed], shown if streaming else None, stats_now)
                 if output is not None:
-                    output.write(frame, annotated)
-                if viewer is not None and not viewer.show(annotated):
+                    output.write(frame, saved)
+                if viewer is not None and not viewer.show(shown):
                     break
     finally:
         source.close()
@@ -96,6 +103,7 @@ def run_loop(
             viewer.close()
     return {
         **stats.summary(),
+        **times.summary(),
         "frames_skipped": getattr(source, "skipped", 0),
         "source_lost": bool(getattr(source, "lost", False)),
     }

@@ -24,7 +24,9 @@ MAX_BAD_FRAMES = 30  # undecodable video frames in a row that mean the end of th
 @dataclass(frozen=True)
 class Frame:
     index: int
-    timestamp: float  # seconds: since the start for a camera, position in a video, 0 for images
+    timestamp: (
+        float  # seconds: since the start for a camera, position in a video (growing on with --loop), 0 for images
+    )
     name: str  # where the frame came from (file name, or camera:N)
     image: np.ndarray  # BGR
 
@@ -44,7 +46,9 @@ class CaptureSource:
     A camera that stops giving frames is reopened up to ``retries`` times, ``retry_delay``
     seconds apart; after that the source ends cleanly (``lost`` is set) and the run keeps
     what it has. A video frame that does not decode is skipped (counted in ``skipped``);
-    ``MAX_BAD_FRAMES`` failed reads in a row are the video's end.
+    ``MAX_BAD_FRAMES`` failed reads in a row are the video's end, where a video with ``loop``
+    starts again (reopened, which every backend can do, unlike seeking), its frames' indices and
+    timestamps going on from the last lap's.
     """
 
     def __init__(
@@ -55,8 +59,9 @@ class CaptureSource:
         live: bool,
         retries: int = 3,
         retry_delay: float = 0.5,
+        loop: bool = False,
     ) -> None:
-        self.opener, self.name, self.live = opener, name, live
+        self.opener, self.name, self.live, self.loop = opener, name, live, loop
         self.kind = "camera" if live else "video"
         self.retries, self.retry_delay = retries, retry_delay
         self.lost = False
@@ -84,6 +89,7 @@ class CaptureSource:
     def frames(self) -> Iterator[Frame]:
         started = time.monotonic()
         index = failures = 0
+        lap_start, offset, timestamp = 0, 0.0, 0.0  # this lap's first index and start time; the latest time
         self._pending: np.ndarray | None = None
         while True:
             if self._pending is not None:
@@ -97,7 +103,11 @@ class CaptureSource:
                         continue
                     if index == 0:
                         raise EdgeEmotionError(f"cannot read video {self.name}: no frame decoded")
-                    return
+                    if not self.loop or index == lap_start or not self._restart():
+                        return
+                    interval = 1 / self.fps if self.fps else (timestamp - offset) / max(1, index - lap_start - 1)
+                    lap_start, offset, failures = index, timestamp + interval, 0
+                    continue
                 if not self._reopen():
                     self.lost = True
                     log.warning("camera %s lost; stopping with the frames so far", self.name)
@@ -105,9 +115,15 @@ class CaptureSource:
                 continue
             self.skipped, failures = self.skipped + failures, 0
             position = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            timestamp = time.monotonic() - started if self.live else position
+            timestamp = time.monotonic() - started if self.live else offset + position
             yield Frame(index, timestamp, self.name, image)
             index += 1
+
+    def _restart(self) -> bool:
+        """The video from its first frame again (``loop``); False where it no longer opens."""
+        self.capture.release()
+        self.capture = quiet_open(self.opener)
+        return self.capture.isOpened()
 
     def close(self) -> None:
         self.capture.release()
@@ -220,10 +236,11 @@ def open_camera(spec: str) -> CaptureSource:
         return CaptureSource(PicameraCapture, "picam", live=True)
 
 
-def open_video(path: Path) -> CaptureSource:
+def open_video(path: Path, loop: bool = False) -> CaptureSource:
+    """A video file; with ``loop`` it plays again from the start at its end, until the run is stopped."""
     if not path.is_file():
         raise EdgeEmotionError(f"video not found: {path}")
-    return CaptureSource(lambda: cv2.VideoCapture(str(path)), str(path), live=False)
+    return CaptureSource(lambda: cv2.VideoCapture(str(path)), str(path), live=False, loop=loop)
 
 
 def open_image(path: Path) -> ImageSource:
@@ -256,9 +273,17 @@ def source_kind(**named: str | Path | None) -> str:
 
 
 def open_source(
-    *, camera: str | None = None, video: Path | None = None, image: Path | None = None, folder: Path | None = None
+    *,
+    camera: str | None = None,
+    video: Path | None = None,
+    image: Path | None = None,
+    folder: Path | None = None,
+    loop: bool = False,
 ) -> CaptureSource | ImageSource:
-    """The one source the user named; naming none or several is an error."""
+    """The one source the user named, a video replayed at its end with ``loop``; naming none or several
+    sources, or ``loop`` with no video, is an error."""
     named = {"camera": camera, "video": video, "image": image, "dir": folder}
     kind = source_kind(**named)
-    return OPENERS[kind](named[kind])
+    if loop and kind != "video":
+        raise EdgeEmotionError(f"--loop replays a video file: use it with --video FILE, not --{kind}")
+    return open_video(video, loop=True) if loop else OPENERS[kind](named[kind])
