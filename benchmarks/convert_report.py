@@ -12,9 +12,9 @@ from common import batch1_faces_per_second, fer_csv, save
 
 from edge_emotion.convert.check import compare
 from edge_emotion.convert.export import ConvertOptions, export
+from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.preprocess import scale
-from edge_emotion.training.data import load_faces
 from edge_emotion.training.evaluate import predict_keras
 from edge_emotion.training.run_folder import load_best_model
 

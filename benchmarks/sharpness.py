@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 from common import fer_csv, save
 
+from edge_emotion.data import load_splits
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.metrics import score
 from edge_emotion.preprocess import low_pass, scale
 from edge_emotion.training.augment import random_affine
-from edge_emotion.training.data import load_splits
 
 SIGMAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 
@@ -38,7 +38,7 @@ def sharpness(inputs: np.ndarray) -> float:
 
 def keras_chained(inputs: np.ndarray) -> np.ndarray:
     """The earlier recipe's jitter: three Keras layers, three bilinear resamplings."""
-    from edge_emotion.training.keras_import import import_keras
+    from edge_emotion.tf_import import import_keras
 
     layers = import_keras().layers
     chain = [

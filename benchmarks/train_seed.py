@@ -8,8 +8,8 @@ from pathlib import Path
 
 from common import fer_csv, save
 
+from edge_emotion.data import load_faces
 from edge_emotion.metrics import score
-from edge_emotion.training.data import load_faces
 from edge_emotion.training.evaluate import predict_model
 from edge_emotion.training.fit import TrainConfig, resume, train
 

@@ -184,8 +184,8 @@ def evaluate_command(
     """Accuracy, loss, macro-F1, per-class precision and recall, and the confusion matrix."""
     from edge_emotion.atomic import check_writable
     from edge_emotion.console import print_scores
+    from edge_emotion.data import load_faces
     from edge_emotion.metrics import score
-    from edge_emotion.training.data import load_faces
     from edge_emotion.training.evaluate import default_report_dir, predict_model, write_report
 
     with user_errors():

@@ -4,14 +4,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.labels import CLASS_NAMES
-from edge_emotion.training.data import (
+from edge_emotion.data import (
     ferplus_targets,
     load_csv_splits,
     load_faces,
     stratified_sample,
 )
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.labels import CLASS_NAMES
 
 PIXELS = " ".join(["7"] * 2304)
 

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
+from edge_emotion.data import load_faces
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.data import load_faces
 from edge_emotion.training.evaluate import predict_model
 from edge_emotion.training.fit import TrainConfig, train
 

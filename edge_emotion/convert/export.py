@@ -12,13 +12,13 @@ from edge_emotion.convert.check import compare
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.convert.ensemble import combine
 from edge_emotion.convert.quantize import convert, representative_faces
+from edge_emotion.data import FaceSet, canonical_split, load_faces, load_splits
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
-from edge_emotion.training.data import FaceSet, canonical_split, load_faces, load_splits
+from edge_emotion.tf_import import import_keras
 from edge_emotion.training.evaluate import predict_keras
-from edge_emotion.training.keras_import import import_keras
 from edge_emotion.training.run_folder import reading
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from edge_emotion.data import FaceSet, stratified_sample
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import INPUT_SIZE, model_inputs
-from edge_emotion.training.data import FaceSet, stratified_sample
-from edge_emotion.training.keras_import import import_keras, import_tf
+from edge_emotion.tf_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.atomic import atomic_path
+from edge_emotion.data import FaceSet
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.data import FaceSet
 from edge_emotion.training.evaluate import predict_model
 
 log = logging.getLogger(__name__)

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.atomic import write_json
+from edge_emotion.data import FaceSet, canonical_split
 from edge_emotion.device.classifier import Classifier, mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import Scores
 from edge_emotion.plots import plot_confusion
 from edge_emotion.preprocess import model_inputs, scale
-from edge_emotion.training.data import FaceSet, canonical_split
 
 
 def predict_keras(model: object, faces: FaceSet, mirror: bool = False, low_pass_sigma: float = 0.0) -> np.ndarray:

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from edge_emotion.atomic import check_writable, copy_file, remove_partials, write_json, write_text
+from edge_emotion.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
-from edge_emotion.training.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
+from edge_emotion.tf_import import import_keras, import_tf
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.distribute import (
     PEER_TIMEOUT,
@@ -25,7 +26,6 @@ from edge_emotion.training.distribute import (
     remove_backups,
     writing_folder,
 )
-from edge_emotion.training.keras_import import import_keras, import_tf
 from edge_emotion.training.members import set_weights
 from edge_emotion.training.models import build_model
 from edge_emotion.training.pipeline import make_dataset

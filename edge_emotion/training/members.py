@@ -101,8 +101,8 @@ def read_member(path: Path) -> dict[str, Any]:
 
 def load_member(path: Path) -> tuple[Any, dict[str, Any]]:
     """The member's model in float32 and its training config."""
+    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.fit import load_config
-    from edge_emotion.training.keras_import import import_keras
     from edge_emotion.training.models import build_model
 
     read_member(path)

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from edge_emotion.data import FaceFiles, FaceSet, read_face_image
 from edge_emotion.preprocess import INPUT_SIZE, model_inputs
+from edge_emotion.tf_import import import_tf
 from edge_emotion.training.augment import random_affine
-from edge_emotion.training.data import FaceFiles, FaceSet, read_face_image
-from edge_emotion.training.keras_import import import_tf
 
 SHUFFLE_BUFFER = 4096  # decoded faces a cached stream shuffles through: 4,096 x 9 KiB = 36 MiB
 

@@ -132,7 +132,7 @@ def load_best_model(root: Path) -> tuple[Any, dict[str, Any]]:
     The architecture is rebuilt from the registry and the weights loaded into it, so a
     model trained in mixed bfloat16 comes back as a plain float32 graph for conversion.
     """
-    from edge_emotion.training.keras_import import import_keras
+    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.members import is_member, load_member
     from edge_emotion.training.models import build_model
 

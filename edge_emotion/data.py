@@ -1,7 +1,7 @@
 """Labelled 48x48 faces from FER2013's CSV, a folder-per-class image tree, and FER+ votes.
 
-Everything here is numpy: the loaders return uint8 images and labels, and the
-tf.data pipeline, the converter and the int8 check all start from these arrays.
+Everything here is numpy and OpenCV: the loaders return uint8 images and labels, and the
+tf.data pipeline, the converter, the int8 check and ``evaluate`` all start from these arrays.
 """
 
 import csv
