@@ -87,9 +87,10 @@ def replicas_child(count: int, faces: int) -> dict:
 
 def train_child(root: str, stream: bool) -> dict:
     """Peak memory of one epoch of a tiny model (augmented, batch 64) through ``train``."""
+    from edge_emotion.preprocess import INPUT_SHAPE
     from edge_emotion.tf_import import import_keras
     from edge_emotion.training.fit import TrainConfig, train
-    from edge_emotion.training.models import INPUT_SHAPE, register
+    from edge_emotion.training.models import register
 
     def tiny() -> object:
         keras = import_keras()

@@ -17,14 +17,13 @@ import numpy as np
 
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES, NUM_CLASSES
-from edge_emotion.preprocess import INPUT_SIZE, resize_face, to_gray
+from edge_emotion.preprocess import IMAGE_SUFFIXES, INPUT_SIZE, resize_face, to_gray
 
 log = logging.getLogger(__name__)
 CSV_SPLITS = ("Training", "PublicTest", "PrivateTest")
 CSV_COLUMNS = ("emotion", "pixels", "Usage")
 # Short names a user may type; folders use these names (train/, val/, test/).
 SPLIT_ALIASES = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 # FER+ vote columns, in the file's order, mapped to FER2013 class ids (None: no FER2013 class).
 FERPLUS_COLUMNS = (
     ("neutral", 6), ("happiness", 3), ("surprise", 5), ("sadness", 4), ("anger", 0),

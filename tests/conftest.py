@@ -63,8 +63,9 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def register_tiny_arch() -> str:
     """A test-only architecture added through the registry, as a user would add one (a subprocess can too)."""
+    from edge_emotion.preprocess import INPUT_SHAPE
     from edge_emotion.tf_import import import_keras
-    from edge_emotion.training.models import INPUT_SHAPE, register
+    from edge_emotion.training.models import register
 
     def tiny():
         keras = import_keras()

@@ -10,11 +10,10 @@ import numpy as np
 
 from edge_emotion.data import FaceSet, stratified_sample
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.preprocess import INPUT_SIZE, model_inputs
+from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
 from edge_emotion.tf_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
-EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 
 def representative_faces(faces: FaceSet, count: int, seed: int, low_pass_sigma: float = 0.0) -> np.ndarray:
@@ -26,8 +25,8 @@ def representative_faces(faces: FaceSet, count: int, seed: int, low_pass_sigma: 
 
 def check_input_shape(model: Any) -> None:
     shape = tuple(model.input_shape[1:])
-    if shape != EXPECTED_INPUT:
-        raise EdgeEmotionError(f"model input is {shape}, expected {EXPECTED_INPUT} (48x48 grey faces)")
+    if shape != INPUT_SHAPE:
+        raise EdgeEmotionError(f"model input is {shape}, expected {INPUT_SHAPE} (48x48 grey faces)")
 
 
 def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
@@ -44,7 +43,7 @@ def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, 
     tf = import_tf()
     if static_batch:
         keras = import_keras()
-        inputs = keras.Input(EXPECTED_INPUT, batch_size=1)
+        inputs = keras.Input(INPUT_SHAPE, batch_size=1)
         model = keras.Model(inputs, model(inputs), name=model.name)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float16":
@@ -53,8 +52,8 @@ def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, 
     elif mode == "int8":
         if representative is None or len(representative) == 0:
             raise EdgeEmotionError("int8 conversion needs representative faces to calibrate on")
-        if representative.shape[1:] != EXPECTED_INPUT:
-            raise EdgeEmotionError(f"representative faces are {representative.shape[1:]}, expected {EXPECTED_INPUT}")
+        if representative.shape[1:] != INPUT_SHAPE:
+            raise EdgeEmotionError(f"representative faces are {representative.shape[1:]}, expected {INPUT_SHAPE}")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: _one_at_a_time(representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -10,10 +10,9 @@ from typing import Any
 
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import NUM_CLASSES
-from edge_emotion.preprocess import INPUT_SIZE
+from edge_emotion.preprocess import INPUT_SHAPE
 from edge_emotion.tf_import import import_keras
 
-INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, 1)
 _REGISTRY: dict[str, Callable[[], Any]] = {}
 
 
