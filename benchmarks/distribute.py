@@ -107,7 +107,7 @@ def train_child(root: str, stream: bool) -> dict:
     register("bench-tiny")(tiny)
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig(data=root, arch="bench-tiny", val_split="val", epochs=1, stream=stream)
-        summary = train(config, Path(out) / "run")
+        summary = train(config=config, out=Path(out) / "run")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"streamed": summary["streamed"], "train_faces": summary["train_faces"], "peak_mib": round(peak)}
 

@@ -96,9 +96,10 @@ def main() -> None:
 
         figures["publictest_accuracy_by_sigma"][str(path)] = accuracy_by_sigma(predict, inputs, val.labels)
     for run in args.run:
-        from edge_emotion.training.run_folder import load_best_model
+        from edge_emotion.resolve import load_model
 
-        model, config = load_best_model(run)
+        loaded = load_model(run, keras=True)
+        model, config = loaded.model, loaded.config
 
         def predict(x: np.ndarray, s: float, model: object = model) -> np.ndarray:
             return np.asarray(model.predict(low_pass(x, s), batch_size=256, verbose=0))  # type: ignore[attr-defined]

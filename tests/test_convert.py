@@ -55,11 +55,11 @@ def test_int8_agrees_with_the_float_model(int8_model: Path) -> None:
 
 def test_cli_convert_float16_and_the_table(trained_run: Path, fer_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "m16.tflite"
-    result = convert(str(trained_run), "--float16", "--data", str(fer_csv), "--out", str(out))
+    result = convert(str(trained_run), "--mode", "float16", "--data", str(fer_csv), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "top-1 agreement" in result.output and "Edge TPU ready: False" in result.output
     assert Classifier(out).input_dtype == "float32"
-    again = convert(str(trained_run), "--float16", "--data", str(fer_csv), "--out", str(out))
+    again = convert(str(trained_run), "--mode", "float16", "--data", str(fer_csv), "--out", str(out))
     assert again.exit_code == 1 and "--force" in again.output
 
 

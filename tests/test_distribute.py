@@ -95,7 +95,7 @@ def test_mirrored_on_one_device_trains_and_says_so(
 ) -> None:
     config = fit.TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, strategy="mirrored")
     with caplog.at_level(logging.WARNING):
-        summary = fit.train(config, tmp_path / "run")
+        summary = fit.train(config=config, out=tmp_path / "run")
     assert summary["replicas"] == 1 and summary["epochs"] == 1
     assert "--strategy mirrored on one device: it trains, but without a speed-up" in caplog.text
 
@@ -103,7 +103,7 @@ def test_mirrored_on_one_device_trains_and_says_so(
 def test_a_device_this_machine_lacks_is_one_error(fer_csv: Path, tiny_arch: str, tmp_path: Path) -> None:
     config = fit.TrainConfig(data=str(fer_csv), arch=tiny_arch, devices=("/gpu:7",))
     with pytest.raises(EdgeEmotionError, match="--device /gpu:7: not a device of this machine; it has /device:CPU:0"):
-        fit.train(config, tmp_path / "run")
+        fit.train(config=config, out=tmp_path / "run")
 
 
 def test_resume_may_move_a_run_but_not_change_it() -> None:

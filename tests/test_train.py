@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.fit import TrainConfig, resume, train
+from edge_emotion.training.fit import TrainConfig, train
 from edge_emotion.training.run_folder import STATE_ENTRY, RunFolder
 
 runner = CliRunner()
@@ -35,15 +35,17 @@ def test_the_tiny_model_learns_the_synthetic_classes(trained_run: Path) -> None:
 def test_resume_continues_from_the_last_epoch(tmp_path: Path, fer_csv: Path, tiny_arch: str) -> None:
     out = tmp_path / "run"
     first = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, augment=True)
-    train(first, out)
-    summary = resume(out, {"epochs": 2, "arch": tiny_arch})  # --epochs moves the end of a constant schedule
+    train(config=first, out=out)
+    summary = train(
+        out=out, resume=True, given={"epochs": 2, "arch": tiny_arch}
+    )  # --epochs moves the end of a constant schedule
     assert summary["epochs"] == 2
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
     assert len((out / "history.csv").read_text().splitlines()) == 3
     with pytest.raises(EdgeEmotionError, match="already holds a run"):
-        train(first, out)
+        train(config=first, out=out)
     with pytest.raises(EdgeEmotionError, match="cannot be fewer"):
-        resume(out, {"epochs": 1})
+        train(out=out, resume=True, given={"epochs": 1})
 
 
 @pytest.mark.parametrize(
@@ -61,28 +63,28 @@ def test_resume_refuses_flags_that_differ_from_the_run(
     (tmp_path / "config.json").write_text(json.dumps(asdict(saved)))
     (tmp_path / "last.keras").write_bytes(b"")  # refused before the checkpoint is read
     with pytest.raises(EdgeEmotionError, match=message):
-        resume(tmp_path, given)
+        train(out=tmp_path, resume=True, given=given)
 
 
 def test_a_run_from_before_the_state_moved_into_the_checkpoint_resumes(
     tmp_path: Path, fer_csv: Path, tiny_arch: str
 ) -> None:
     out = tmp_path / "run"
-    train(TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out)
+    train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out=out)
     with zipfile.ZipFile(out / "last.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
         for name in new.namelist():
             if name != STATE_ENTRY:
                 old.writestr(name, new.read(name))
         (out / "state.json").write_text(new.read(STATE_ENTRY).decode())
     (tmp_path / "old.keras").replace(out / "last.keras")
-    assert resume(out, {"epochs": 2})["epochs"] == 2
+    assert train(out=out, resume=True, given={"epochs": 2})["epochs"] == 2
     assert RunFolder(out).read_state()["epoch"] == 2
     assert not (out / "state.json").exists()  # it would now be behind the checkpoint
 
 
 def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="nothing to resume"):
-        resume(tmp_path)
+        train(out=tmp_path, resume=True)
 
 
 def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> None:
@@ -90,12 +92,12 @@ def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> Non
     (tmp_path / "last.keras").write_text("")
     (tmp_path / "config.json").write_text(json.dumps({"data": "x", "flag_from_elsewhere": 1}))
     with pytest.raises(EdgeEmotionError, match="cannot resume this run's flags"):
-        resume(tmp_path)
+        train(out=tmp_path, resume=True)
 
 
 def test_train_on_an_image_tree(tmp_path: Path, image_tree: Path, tiny_arch: str) -> None:
     config = TrainConfig(data=str(image_tree), arch=tiny_arch, epochs=1, val_split="test")
-    summary = train(config, tmp_path / "run")
+    summary = train(config=config, out=tmp_path / "run")
     assert summary["train_faces"] == 42 and summary["val_faces"] == 21
 
 
@@ -146,4 +148,4 @@ def test_a_folder_without_split_folders_cannot_validate_on_itself(
 ) -> None:
     config = TrainConfig(data=str(image_tree / "train"), arch=tiny_arch, epochs=1)
     with pytest.raises(EdgeEmotionError, match="same faces"):
-        train(config, tmp_path / "run")
+        train(config=config, out=tmp_path / "run")

@@ -11,6 +11,7 @@ import numpy as np
 from edge_emotion.data import FaceSet, stratified_sample
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
+from edge_emotion.quiet import native_output_hidden, verbose
 from edge_emotion.tf_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
@@ -29,7 +30,7 @@ def check_input_shape(model: Any) -> None:
         raise EdgeEmotionError(f"model input is {shape}, expected {INPUT_SHAPE} (48x48 grey faces)")
 
 
-def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
+def to_tflite(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
     """The model as TFLite.
 
     int8 uses only built-in int8 kernels with int8 input and output, so a layer that
@@ -60,12 +61,28 @@ def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, 
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the converter warns about input statistics it never needs
+        with quiet_conversion():
             return converter.convert()
     except Exception as error:  # the converter raises ConverterError and plain RuntimeErrors
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise EdgeEmotionError(f"TFLite conversion ({mode}) failed: {first_line}") from None
+
+
+@contextlib.contextmanager
+def quiet_conversion() -> Iterator[None]:
+    """The converter's console output hidden unless ``verbose()``: Keras' "Saved artifact at ..." listing
+    (Python), its warnings about input statistics it never needs, and ``fully_quantize: 0, ...`` (C++)."""
+    if verbose():
+        yield
+        return
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+        native_output_hidden(1, 2),
+    ):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _one_at_a_time(faces: np.ndarray) -> Iterator[list[np.ndarray]]:

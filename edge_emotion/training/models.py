@@ -28,10 +28,15 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_model(name: str) -> Any:
-    """A fresh, uncompiled keras.Model for the architecture ``name``."""
+def check_arch(name: str) -> None:
+    """An error naming the architectures there are, unless ``name`` is one."""
     if name not in _REGISTRY:
         raise EdgeEmotionError(f"unknown architecture {name!r}; choose one of: {', '.join(available())}")
+
+
+def build_model(name: str) -> Any:
+    """A fresh, uncompiled keras.Model for the architecture ``name``."""
+    check_arch(name)
     return _REGISTRY[name]()
 
 
