@@ -4,9 +4,11 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from edge_emotion import __version__
 from edge_emotion.atomic import atomic_paths, check_writable, remove_partials, write_errors
 from edge_emotion.convert.check import compare
 from edge_emotion.convert.edgetpu import compile_for_edgetpu, op_report
@@ -18,6 +20,7 @@ from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
 from edge_emotion.resolve import load_model, model_kind, predict_keras
+from edge_emotion.tf_import import import_tf
 
 log = logging.getLogger(__name__)
 CALIBRATION_SPLIT = "Training"
@@ -119,6 +122,9 @@ def convert(
         output_quantization=_quantization(classifier.output),
         source={**origin, "calibration_faces": 0 if representative is None else len(representative)},
         check=check,
+        edge_emotion_version=__version__,
+        tensorflow_version=import_tf().__version__,
+        converted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     # The model and its sidecar as a pair, the model renamed in last (see atomic_paths). The
     # temporary model's sidecar, .NAME.partial.json, is the temporary that becomes NAME.json.

@@ -3,7 +3,6 @@
 import json
 import re
 import shutil
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from edge_emotion.training.distribute import (
 from edge_emotion.training.members import set_weights
 from edge_emotion.training.models import build_model, check_arch
 from edge_emotion.training.pipeline import make_dataset
+from edge_emotion.training.progress import TrainLog, faces_line, progress
 from edge_emotion.training.run_folder import METRICS, RunFolder, reading
 
 
@@ -192,7 +192,7 @@ def _write_derived(run: RunFolder, state: dict[str, Any]) -> None:
     rows = zip(*(state["history"][name] for name in METRICS), strict=False)
     lines = [f"{i + 1}," + ",".join(f"{v:.6g}" for v in row) for i, row in enumerate(rows)]
     write_text(run.history, "\n".join(["epoch," + ",".join(METRICS), *lines]) + "\n")
-    plot_curves(state["history"], run.curves)
+    plot_curves(state["history"], run.curves, best_epoch=state["best_epoch"])
 
 
 def _recorder(run: RunFolder, state: dict[str, Any]) -> Any:
@@ -386,11 +386,15 @@ def _fit(
     # A warm start's weights load before the data, so a wrong --init-from fails fast.
     start = load_model(Path(config.init_from), keras=True).model.get_weights() if config.init_from and fresh else None
     train_faces, val_faces = load_split_pair(config, streaming=True)
+    say = TrainLog(run.log)
+    say(faces_line(config.train_split, train_faces))
+    say(faces_line(config.val_split, val_faces))
     if config.teachers:
         if isinstance(train_faces, FaceFiles):
             raise EdgeEmotionError(
                 f"{train_faces.source}: --teacher needs the training faces in memory; leave out --stream"
             )
+        say(f"distilling {', '.join(config.teachers)} into the targets (weight {config.distill_weight})")
         teacher = cached_teacher_probabilities(list(map(Path, config.teachers)), train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
@@ -409,7 +413,11 @@ def _fit(
         write_json(run.config, asdict(config))
     elif load:
         _write_derived(run, state)
-    callbacks = [_recorder(run, state)]
+    say(
+        f"model {config.arch}: {model.count_params():,} parameters in {config.precision}; batch {config.batch_size}, "
+        f"{len(train_data)} steps per epoch; epochs {first + 1} to {config.epochs}"
+    )
+    callbacks = [_recorder(run, state), progress(say, state)]
     if backup is not None:  # after the recorder, so a backup is never ahead of the run's checkpoint
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
     if first < config.epochs:
@@ -421,7 +429,7 @@ def _fit(
                 initial_epoch=first,
                 callbacks=callbacks,
                 shuffle=False,  # the tf.data pipeline reshuffles every epoch itself
-                verbose=1 if sys.stdout.isatty() else 2,
+                verbose=0,  # the progress callback says it, terminal or not
             )
     if backup is not None:
         remove_backups(backup)

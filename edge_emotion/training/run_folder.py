@@ -73,6 +73,11 @@ class RunFolder:
         return self.root / "summary.json"
 
     @property
+    def log(self) -> Path:
+        """What the run printed: what it loaded, its progress and its epochs, appended to by each stretch."""
+        return self.root / "train.log"
+
+    @property
     def teacher_targets(self) -> Path:
         return self.root / "teacher.npy"
 
