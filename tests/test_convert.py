@@ -1,12 +1,14 @@
 import json
 import os
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from edge_emotion import __version__
 from edge_emotion.cli import app
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.data import load_faces
@@ -40,6 +42,10 @@ def test_metadata_travels_with_the_model(int8_model: Path) -> None:
     assert metadata["input_quantization"]["zero_point"] == -128
     assert metadata["input_quantization"]["scale"] == pytest.approx(1 / 255)
     assert metadata["source"]["arch"] == "tiny-test" and metadata["source"]["calibration_faces"] == 70
+    assert metadata["edge_emotion_version"] == __version__
+    assert metadata["tensorflow_version"].split(".")[0] == "2"
+    converted = datetime.fromisoformat(metadata["converted_at"])
+    assert abs((datetime.now(timezone.utc) - converted).total_seconds()) < 24 * 3600
     check = metadata["check"]
     assert check["faces"] == 56 and 0.0 <= check["top1_agreement"] <= 1.0
     assert check["drop_points"] == pytest.approx(
