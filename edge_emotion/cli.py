@@ -208,7 +208,7 @@ def member_command(
     from edge_emotion.training.members import save_member
 
     with user_errors():
-        record = save_member(run, out)
+        record = save_member(run=run, out=out)
     check = record["float16_check"]
     typer.echo(
         f"{out}: {record['arch']}, {record['params']:,} parameters in {record['weights_dtype']} "

@@ -140,3 +140,16 @@ def test_conversion_is_quiet_unless_verbose(trained_run: Path, fer_csv: Path, tm
     verbose = cli(*args, "--out", str(tmp_path / "verbose.tflite"), "-v")
     assert verbose.returncode == 0, verbose.stderr
     assert "absl::InitializeLog()" in verbose.stderr and "fully_quantize" in verbose.stderr
+
+
+def test_opencv_is_silenced_around_opening_a_source_unless_verbose(root_level: object) -> None:
+    from edge_emotion.device.live import opencv_quiet
+
+    levels = cv2.utils.logging
+    before = levels.getLogLevel()
+    with opencv_quiet():  # no "[ WARN:0@0.03] global cap_v4l.cpp ... can't open camera by index"
+        assert levels.getLogLevel() == levels.LOG_LEVEL_SILENT
+    assert levels.getLogLevel() == before
+    logging.getLogger().setLevel(logging.INFO)  # -v
+    with opencv_quiet():
+        assert levels.getLogLevel() == before

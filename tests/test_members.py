@@ -65,7 +65,7 @@ def test_a_second_stretch_extends_the_members_record(member: Path, fer_csv: Path
     config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "init_from": str(copy)}))
     from edge_emotion.training.members import save_member
 
-    record = save_member(tmp_path / "stretch2", copy)
+    record = save_member(run=tmp_path / "stretch2", out=copy)
     assert len(record["stretches"]) == 2
     assert len((copy / "command.txt").read_text().splitlines()) == 2
 

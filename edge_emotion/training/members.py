@@ -62,7 +62,7 @@ def _weights_dtype(model: Any, config: dict[str, Any]) -> tuple[np.dtype, dict[s
     return np.dtype(np.float16 if keep_half else np.float32), check
 
 
-def save_member(run: Path, out: Path) -> dict[str, Any]:
+def save_member(*, run: Path, out: Path) -> dict[str, Any]:
     """Write the run's best model as a member in ``out``; a stretch warm-started from ``out`` extends its record."""
     folder = RunFolder(run)
     check_writable(out)
