@@ -231,9 +231,12 @@ def train(
     """Train in the run folder ``out``; return the run's summary (also written to summary.json).
 
     A new run takes its flags from ``config``. ``resume`` continues the run in ``out`` from its
-    last saved epoch with its saved flags (``config`` is not used): ``given`` holds flags set
-    again, which must agree with them (see ``_resume``). ``peer_timeout`` is how long a
-    multiworker run waits for its workers. Flags that cannot work fail before any data is read.
+    last saved epoch with its saved flags (``config`` is not used); ``given`` holds flags set
+    again (those typed on the command line), by TrainConfig field name: each must equal the
+    saved one, except ``epochs`` (the new end of a constant-schedule run) and where and how it
+    trains (``strategy``, ``devices``, ``stream``, ``cache``). ``peer_timeout`` is how long a
+    multiworker run waits for its workers. Flags that cannot work fail before any data is read;
+    what was loaded and how far it is are printed and kept in ``out``/train.log.
     """
     if resume:
         return _resume(out, dict(given or {}), peer_timeout=peer_timeout)
