@@ -11,12 +11,11 @@ from pathlib import Path
 from common import batch1_faces_per_second, fer_csv, save
 
 from edge_emotion.convert.check import compare
-from edge_emotion.convert.export import ConvertOptions, export
+from edge_emotion.convert.export import convert
+from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.preprocess import scale
-from edge_emotion.training.data import load_faces
-from edge_emotion.training.evaluate import predict_keras
-from edge_emotion.training.run_folder import load_best_model
+from edge_emotion.resolve import load_model
 
 SPLITS = ("PublicTest", "PrivateTest")
 
@@ -26,14 +25,14 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     args = parser.parse_args()
     data = fer_csv()
-    model, config = load_best_model(args.run)
+    model = load_model(args.run, keras=True)
     faces = {split: load_faces(data, split) for split in SPLITS}
-    float_probs = {split: predict_keras(model, faces[split]) for split in SPLITS}
+    float_probs = {split: model.predict(faces[split]) for split in SPLITS}
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
         for mode in ("float32", "float16", "int8"):
             path = Path(folder) / f"{mode}.tflite"
-            export(args.run, path, ConvertOptions(mode=mode, data=data, max_drop=100.0))
+            convert(sources=args.run, out=path, mode=mode, data=data, max_drop=100.0)
             row = {"bytes": path.stat().st_size}
             for split in SPLITS:
                 converted = Classifier(path).predict(scale(faces[split].images))
@@ -44,7 +43,7 @@ def main() -> None:
                 rate = batch1_faces_per_second(classifier.predict, inputs)
                 row[f"ms_per_face_{threads}_threads"] = round(1000 / rate, 3)
             rows[mode] = row
-    save("convert_report", {"run": str(args.run), "arch": config["arch"], "models": rows})
+    save("convert_report", {"run": str(args.run), "arch": model.config["arch"], "models": rows})
     print(f"\n{'mode':8} {'KB':>7} {'Public acc':>10} {'Private acc':>11} {'agree':>6} {'ms 1t':>7} {'ms 2t':>7}")
     for mode, row in rows.items():
         public, private = row["PublicTest"], row["PrivateTest"]

@@ -67,7 +67,7 @@ def replicas_child(count: int, faces: int) -> dict:
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-    from edge_emotion.training.data import FaceSet, one_hot
+    from edge_emotion.data import FaceSet, one_hot
     from edge_emotion.training.distribute import make_strategy
     from edge_emotion.training.fit import TrainConfig, compile_model
     from edge_emotion.training.pipeline import make_dataset
@@ -87,9 +87,10 @@ def replicas_child(count: int, faces: int) -> dict:
 
 def train_child(root: str, stream: bool) -> dict:
     """Peak memory of one epoch of a tiny model (augmented, batch 64) through ``train``."""
+    from edge_emotion.preprocess import INPUT_SHAPE
+    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.fit import TrainConfig, train
-    from edge_emotion.training.keras_import import import_keras
-    from edge_emotion.training.models import INPUT_SHAPE, register
+    from edge_emotion.training.models import register
 
     def tiny() -> object:
         keras = import_keras()
@@ -106,7 +107,7 @@ def train_child(root: str, stream: bool) -> dict:
     register("bench-tiny")(tiny)
     with tempfile.TemporaryDirectory() as out:
         config = TrainConfig(data=root, arch="bench-tiny", val_split="val", epochs=1, stream=stream)
-        summary = train(config, Path(out) / "run")
+        summary = train(config=config, out=Path(out) / "run")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"streamed": summary["streamed"], "train_faces": summary["train_faces"], "peak_mib": round(peak)}
 
@@ -123,7 +124,7 @@ def images_per_second(dataset, limit: int) -> float:
 
 def pipelines(root: Path, small: Path, limit: int) -> dict:
     """A streamed folder's images/s against the same pipeline over faces in memory, and what reading them costs."""
-    from edge_emotion.training.data import list_image_folder
+    from edge_emotion.data import list_image_folder
     from edge_emotion.training.pipeline import make_dataset
 
     options = {"train": True, "augment": False, "seed": 0, "low_pass_sigma": 0.7}

@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 from common import fer_csv, save
 
+from edge_emotion.data import load_splits
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.metrics import score
 from edge_emotion.preprocess import low_pass, scale
 from edge_emotion.training.augment import random_affine
-from edge_emotion.training.data import load_splits
 
 SIGMAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 
@@ -38,7 +38,7 @@ def sharpness(inputs: np.ndarray) -> float:
 
 def keras_chained(inputs: np.ndarray) -> np.ndarray:
     """The earlier recipe's jitter: three Keras layers, three bilinear resamplings."""
-    from edge_emotion.training.keras_import import import_keras
+    from edge_emotion.tf_import import import_keras
 
     layers = import_keras().layers
     chain = [
@@ -96,9 +96,10 @@ def main() -> None:
 
         figures["publictest_accuracy_by_sigma"][str(path)] = accuracy_by_sigma(predict, inputs, val.labels)
     for run in args.run:
-        from edge_emotion.training.run_folder import load_best_model
+        from edge_emotion.resolve import load_model
 
-        model, config = load_best_model(run)
+        loaded = load_model(run, keras=True)
+        model, config = loaded.model, loaded.config
 
         def predict(x: np.ndarray, s: float, model: object = model) -> np.ndarray:
             return np.asarray(model.predict(low_pass(x, s), batch_size=256, verbose=0))  # type: ignore[attr-defined]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from common import fer_csv, save
 
+from edge_emotion.data import load_faces
 from edge_emotion.metrics import score
-from edge_emotion.training.data import load_faces
-from edge_emotion.training.evaluate import predict_model
-from edge_emotion.training.fit import TrainConfig, resume, train
+from edge_emotion.resolve import load_model
+from edge_emotion.training.fit import TrainConfig, train
 
 
 def main() -> None:
@@ -23,12 +23,16 @@ def main() -> None:
     data = fer_csv()
     config = TrainConfig(data=str(data), arch="seed", epochs=args.epochs, precision=args.precision)
     started = (args.out / "config.json").is_file()
-    summary = resume(args.out, {"epochs": args.epochs}) if started else train(config, args.out)
+    summary = (
+        train(out=args.out, resume=True, given={"epochs": args.epochs})
+        if started
+        else train(config=config, out=args.out)
+    )
     figures = {"command": f"edge-emotion train --arch seed --epochs {args.epochs} --precision {args.precision}"}
     figures["train"] = summary
     for split in ("PublicTest", "PrivateTest"):
         faces = load_faces(data, split)
-        scores = score(predict_model(args.out, faces), faces.labels)
+        scores = score(load_model(args.out).predict(faces), faces.labels)
         figures[split] = {"accuracy": round(scores.accuracy, 4), "macro_f1": round(scores.macro_f1, 4)}
     save("train_seed", figures)
 

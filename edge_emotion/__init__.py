@@ -1,7 +1,27 @@
 """edge-emotion: facial emotion recognition that trains on a workstation and runs on small devices.
 
-The package root stays light: it imports neither TensorFlow nor OpenCV, so
-``import edge_emotion.device`` on a Raspberry Pi pulls in only what the device needs.
+    from edge_emotion import EmotionRecognizer
+    faces = EmotionRecognizer().predict(cv2.imread("group.jpg"))
+
+The package root stays light: ``import edge_emotion`` imports neither TensorFlow nor OpenCV;
+``EmotionRecognizer`` and ``Face`` are imported from ``edge_emotion.device.recognizer`` when
+first asked for, so a Raspberry Pi pulls in only what the device needs.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["EmotionRecognizer", "Face", "__version__"]
+_LAZY = {"EmotionRecognizer": "edge_emotion.device.recognizer", "Face": "edge_emotion.device.recognizer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'edge_emotion' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_LAZY[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

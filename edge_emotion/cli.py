@@ -1,27 +1,74 @@
-"""The ``edge-emotion`` command: parses flags and hands the work to the stage modules."""
+"""The ``edge-emotion`` command: each command parses its flags and calls its stage's one entry point."""
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
+from edge_emotion import __version__
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.distribute import PEER_TIMEOUT
 
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    """A flag takes no value, so its line in --help shows none (newer Typer would print ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    return params
+
+
+class Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
 app = typer.Typer(
-    help="Recognise emotions on faces: train, convert to int8 TFLite, run on a device.", no_args_is_help=True
+    cls=Group,
+    help="Recognise emotions on faces: train, convert to int8 TFLite, run on a device.",
+    no_args_is_help=True,
 )
+VERBOSE_HELP = "Say what happens, with TensorFlow's, LiteRT's and OpenCV's own console lines."
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"edge-emotion {__version__}")
+        raise typer.Exit
+
+
+def _more_verbose(asked: bool) -> None:
+    """``-v`` after the command name: the same as before it."""
+    if asked:
+        logging.getLogger().setLevel(logging.INFO)
+
+
+# -v/--verbose is accepted after the command too (``edge-emotion run -v ...``): every command takes it.
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP, callback=_more_verbose, expose_value=False)
+]
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help=VERBOSE_HELP)] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")  # once per process
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 @contextmanager
@@ -39,7 +86,7 @@ DataOption = Annotated[
 ]
 
 
-@app.command("train")
+@app.command("train", cls=Command)
 def train_command(
     ctx: typer.Context,
     data: DataOption = Path("fer2013.csv"),
@@ -119,10 +166,12 @@ def train_command(
             "the end of a constant-schedule run (a cosine schedule's length is fixed when the run starts)."
         ),
     ] = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Train a CNN on 48x48 grey faces; keeps the best epoch on the validation split."""
+    """Train a CNN on 48x48 grey faces; keeps the best epoch on the validation split.
+
+    Prints what it loaded, then a line every few batches with the time left, also into train.log in the run folder."""
     from edge_emotion.training.fit import REPEATED_FLAGS, TrainConfig, train
-    from edge_emotion.training.fit import resume as resume_run
 
     config = TrainConfig(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
@@ -139,11 +188,7 @@ def train_command(
     given = {name: value for name, value in asdict(config).items() if REPEATED_FLAGS.get(name, name) in typed}
     try:
         with user_errors():
-            summary = (
-                resume_run(out, given, peer_timeout=peer_timeout)
-                if resume
-                else train(config, out, peer_timeout=peer_timeout)
-            )
+            summary = train(out=out, config=config, resume=resume, given=given, peer_timeout=peer_timeout)
     except KeyboardInterrupt:
         typer.secho(f"interrupted; continue with: edge-emotion train --out {out} --resume", err=True)
         raise typer.Exit(130) from None
@@ -153,16 +198,17 @@ def train_command(
     )
 
 
-@app.command("member")
+@app.command("member", cls=Command)
 def member_command(
     run: Annotated[Path, typer.Argument(help="A training run folder.", metavar="RUN")],
     out: Annotated[Path, typer.Option(help="Member folder to write (commit it: it outlives the machine).")],
+    verbose: Verbose = False,
 ) -> None:
     """Keep a run's best weights as an ensemble member: float16 when lossless, with config, history and command."""
     from edge_emotion.training.members import save_member
 
     with user_errors():
-        record = save_member(run, out)
+        record = save_member(run=run, out=out)
     check = record["float16_check"]
     typer.echo(
         f"{out}: {record['arch']}, {record['params']:,} parameters in {record['weights_dtype']} "
@@ -170,9 +216,14 @@ def member_command(
     )
 
 
-@app.command("evaluate")
+@app.command("evaluate", cls=Command)
 def evaluate_command(
-    model: Annotated[Path, typer.Argument(help="A run folder (its best model) or a .tflite model.")],
+    model: Annotated[
+        Path,
+        typer.Argument(
+            help="A run folder (its best epoch), a member folder, a .keras file or a .tflite model.", metavar="MODEL"
+        ),
+    ],
     data: DataOption = Path("fer2013.csv"),
     split: Annotated[
         str,
@@ -180,43 +231,39 @@ def evaluate_command(
     ] = "PublicTest",
     out: Annotated[Path | None, typer.Option(help="Folder for metrics.json and confusion.png.")] = None,
     mirror: Annotated[bool, typer.Option("--mirror", help="Average each face with its mirror image.")] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Accuracy, loss, macro-F1, per-class precision and recall, and the confusion matrix."""
-    from edge_emotion.atomic import check_writable
     from edge_emotion.console import print_scores
-    from edge_emotion.metrics import score
-    from edge_emotion.training.data import load_faces
-    from edge_emotion.training.evaluate import default_report_dir, predict_model, write_report
+    from edge_emotion.training.evaluate import evaluate
 
     with user_errors():
-        if not model.exists():
-            raise EdgeEmotionError(f"model not found: {model}")
-        report = out or default_report_dir(model, split)
-        check_writable(report)
-        faces = load_faces(data, split)
-        scores = score(predict_model(model, faces, mirror), faces.labels)
-        write_report(scores, faces, model, report)
-    print_scores(scores, f"{model} on {faces.source} ({len(faces)} faces)")
-    typer.echo(f"report: {report}")
+        result = evaluate(model=model, data=data, split=split, out=out, mirror=mirror)
+    print_scores(result.scores, result.title)
+    typer.echo(f"report: {result.report}")
 
 
-@app.command("convert")
+@app.command("convert", cls=Command)
 def convert_command(
     source: Annotated[
         list[Path],
         typer.Argument(
-            help="A run folder (its best model), a member folder or a .keras file; "
+            help="A run folder (its best epoch), a member folder or a .keras file; "
             "several make one ensemble model that averages them.",
-            metavar="MODEL...",
+            metavar="SOURCE",
         ),
     ],
-    out: Annotated[
-        Path | None, typer.Option(help="Output .tflite (default: beside the source, named by mode).")
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="int8 (full-integer: what devices and the Edge TPU run), float16, or float32 (the default).",
+            metavar="MODE",
+        ),
     ] = None,
-    int8: Annotated[
-        bool, typer.Option("--int8", help="Full-integer int8: weights, activations, input, output.")
-    ] = False,
-    float16: Annotated[bool, typer.Option("--float16", help="float16 weights (for comparison).")] = False,
+    int8: Annotated[bool, typer.Option("--int8", help="Short for --mode int8.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Output .tflite (default: model_MODE.tflite beside the source).")
+    ] = None,
     data: DataOption = Path("fer2013.csv"),
     calibration_faces: Annotated[
         int, typer.Option(min=1, help="Training faces to calibrate int8 on (stratified).")
@@ -227,56 +274,63 @@ def convert_command(
     ] = "PublicTest",
     max_drop: Annotated[float, typer.Option(help="Fail when accuracy drops more than this many points.")] = 1.0,
     edgetpu: Annotated[
-        bool, typer.Option("--edgetpu", help="Static batch 1, then edgetpu_compiler if on PATH.")
+        bool, typer.Option("--edgetpu", help="With --int8: static batch 1, then edgetpu_compiler if on PATH.")
     ] = False,
     seed: int = 0,
     force: Annotated[bool, typer.Option(help="Overwrite an existing output.")] = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Convert to TFLite and check it against the float model on the same faces."""
+    """Convert a trained model to TFLite and check it against the float model on the same faces.
+
+    The default export is float32, for comparison; devices run int8: add --int8 (--mode int8)."""
     from edge_emotion.console import print_conversion
-    from edge_emotion.convert.edgetpu import INSTALL_HINT, compile_for_edgetpu
-    from edge_emotion.convert.export import ConvertOptions, export
+    from edge_emotion.convert.edgetpu import EdgetpuCompilerMissing
+    from edge_emotion.convert.export import convert
 
     with user_errors():
-        if int8 and float16:
-            raise EdgeEmotionError("choose one of --int8 and --float16")
-        mode = "int8" if int8 else "float16" if float16 else "float32"
-        if edgetpu and mode != "int8":
-            raise EdgeEmotionError("--edgetpu needs --int8: the Edge TPU runs only full-integer models")
-        for path in source:
-            if not path.exists():
-                raise EdgeEmotionError(f"model not found: {path}")
-        first = source[0]
-        target = out or (first if first.is_dir() else first.parent) / f"model_{mode}.tflite"
-        options = ConvertOptions(
-            mode=mode, data=data, calibration_faces=calibration_faces, seed=seed, check_data=check_data,
-            check_split=check_split, max_drop=max_drop, static_batch=edgetpu, force=force,
+        if int8 and mode not in (None, "int8"):
+            raise EdgeEmotionError(f"--int8 is --mode int8; give one of --int8 and --mode {mode}")
+        result = convert(
+            sources=source, out=out, mode="int8" if int8 else mode or "float32", data=data,
+            calibration_faces=calibration_faces, seed=seed, check_data=check_data, check_split=check_split,
+            max_drop=max_drop, edgetpu=edgetpu, force=force,
         )  # fmt: skip
-        metadata, report = export(source, target, options)
-    print_conversion(metadata, report)
-    typer.echo(f"wrote {target} and {target.with_suffix('.json')}")
-    if not edgetpu:
-        return
-    try:
-        typer.echo(f"wrote {compile_for_edgetpu(target, target.parent)}")
-    except EdgeEmotionError as error:  # a missing compiler is a hint, a failing one an error
-        typer.secho(f"warning: {error}", fg=typer.colors.YELLOW, err=True)
-        if str(error) != INSTALL_HINT:
-            raise typer.Exit(1) from None
+    print_conversion(result.metadata, result.report)
+    typer.echo(f"wrote {result.model} and {result.model.with_suffix('.json')}")
+    if result.edgetpu_model is not None:
+        typer.echo(f"wrote {result.edgetpu_model}")
+    if isinstance(result.edgetpu_error, EdgetpuCompilerMissing):  # a hint: the model is written
+        typer.secho(f"warning: {result.edgetpu_error}", fg=typer.colors.YELLOW, err=True)
+    elif result.edgetpu_error is not None:
+        typer.secho(f"error: {result.edgetpu_error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
 
 
-@app.command("run")
+@app.command("run", cls=Command)
 def run_command(
     camera: Annotated[
-        str | None, typer.Option(help="Camera index (0 = /dev/video0), or picam (Pi camera module).")
+        str | None,
+        typer.Option(
+            help="Camera index (0 = /dev/video0), or picam (Pi camera module).",
+            rich_help_panel="Source (one is required)",
+        ),
     ] = None,
-    video: Annotated[Path | None, typer.Option(help="A video file.")] = None,
+    video: Annotated[
+        Path | None, typer.Option(help="A video file.", rich_help_panel="Source (one is required)")
+    ] = None,
+    image: Annotated[Path | None, typer.Option(help="One image.", rich_help_panel="Source (one is required)")] = None,
+    folder: Annotated[
+        Path | None, typer.Option("--dir", help="A folder of images.", rich_help_panel="Source (one is required)")
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            help="A .tflite model (default: the shipped int8 one); make one with: edge-emotion convert RUN --int8."
+        ),
+    ] = None,
     loop: Annotated[
         bool, typer.Option("--loop", help="With --video: play it again from the start at its end (a live demo).")
     ] = False,
-    image: Annotated[Path | None, typer.Option(help="One image.")] = None,
-    folder: Annotated[Path | None, typer.Option("--dir", help="A folder of images.")] = None,
-    model: Annotated[Path | None, typer.Option(help="A .tflite model (default: the shipped int8 model).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads, 1 to 64.")] = 2,
     edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
     detector: Annotated[str, typer.Option(help="Face detector: yunet (landmarks, aligned crops) or haar.")] = "yunet",
@@ -324,60 +378,30 @@ def run_command(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="With --serve: allow a network address without --token.")
     ] = False,
+    verbose: Verbose = False,
 ) -> None:
     """Detect faces and recognise their emotions, live or on files; events as JSON lines.
 
+    Needs a source: one of --camera, --video, --image or --dir.
+
     Ctrl-C, SIGTERM and SIGHUP stop it with the video finished and the events kept."""
-    import contextlib
     import json
     import os
 
-    from edge_emotion.device.events import check_mode
-    from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
-    from edge_emotion.device.outputs import check_target
-    from edge_emotion.device.recognizer import EmotionRecognizer
-    from edge_emotion.device.serve import LiveServer
-    from edge_emotion.device.sources import open_source, source_kind
+    from edge_emotion.device.live import run_live
     from edge_emotion.device.stats import describe
-    from edge_emotion.device.tracker import Steadiness
 
-    with user_errors(), contextlib.ExitStack() as stack:
-        kind = source_kind(camera=camera, video=video, image=image, dir=folder)
-        if save is not None:
-            check_target(save, kind)
-        steadiness = Steadiness(smooth_seconds, hysteresis, min_frames)  # bad values fail before the camera opens
-        check_mode(events_mode)
-        if not 0.0 <= calibrate <= 60.0:
-            raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {calibrate}")
-        stack.enter_context(stop_signals_as_ctrl_c())
-        source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop)
-        stack.callback(source.close)
-        recognizer = EmotionRecognizer(
-            model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
-            detect_width=detect_width, largest=largest, mirror=mirror, track=source.kind in ("camera", "video"),
-            steadiness=steadiness, calibrate_seconds=calibrate,
+    if quiet and events is None:
+        events = Path(os.devnull)  # the events go nowhere rather than to stdout
+    with user_errors():
+        summary = run_live(
+            camera=camera, video=video, loop=loop, image=image, folder=folder, model=model, threads=threads,
+            edgetpu=edgetpu, detector=detector, detect_width=detect_width, min_face=min_face, min_score=min_score,
+            landmarks=landmarks, largest=largest, mirror=mirror, smooth_seconds=smooth_seconds,
+            hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, events=events,
+            events_mode=events_mode, save=save, show=show, show_fps=not no_fps, max_frames=max_frames,
+            serve=serve, token=token, insecure=insecure,
         )  # fmt: skip
-        server = (
-            stack.enter_context(LiveServer(serve, token=token, insecure=insecure, calibrate=recognizer.calibrate))
-            if serve
-            else None
-        )
-        if server is not None:
-            typer.echo(f"serving {server.url}{'?token=...' if token else ''}", err=True)
-        if quiet and events is None:
-            events = Path(os.devnull)  # the events go nowhere rather than to stdout
-        summary = run_loop(
-            source,
-            recognizer,
-            events=events,
-            events_mode=events_mode,
-            save=save,
-            show=show,
-            max_frames=max_frames,
-            server=server,
-            landmarks=landmarks,
-            show_fps=not no_fps,
-        )
     typer.echo(json.dumps({"summary": summary}), err=True)
     if not quiet:
         typer.echo(describe(summary), err=True)

@@ -27,6 +27,10 @@ class ModelMetadata:
     output_quantization: dict[str, float] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
+    # What made the model, for the record (the device reads none of them): versions and UTC time.
+    edge_emotion_version: str = ""
+    tensorflow_version: str = ""
+    converted_at: str = ""  # ISO 8601, e.g. 2025-06-01T12:00:00+00:00
 
 
 def sidecar_path(model: Path) -> Path:

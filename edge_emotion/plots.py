@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,19 +21,35 @@ def _pyplot():
     return plt
 
 
-def plot_curves(history: dict[str, list[float]], target: Path) -> None:
-    """Train and validation accuracy and loss per epoch, side by side."""
+def curves_figure(history: dict[str, list[float]], best_epoch: int) -> Any:
+    """Train and validation accuracy and loss, and the learning rate, per epoch; the best epoch marked."""
     plt = _pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    from matplotlib.ticker import MaxNLocator
+
+    figure, axes = plt.subplots(1, 3, figsize=(14, 4))
     epochs = np.arange(1, len(history["loss"]) + 1)
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=False):
         axis.plot(epochs, history[metric], label="train")
         axis.plot(epochs, history[f"val_{metric}"], label="validation")
-        axis.set_xlabel("epoch")
+        if 1 <= best_epoch <= len(epochs):
+            best = history[f"val_{metric}"][best_epoch - 1]
+            axis.plot([best_epoch], [best], "o", color="black", label=f"best epoch ({best_epoch})")
         axis.set_title(metric)
-        axis.grid(alpha=0.3)
         axis.legend()
+    axes[2].plot(epochs, history["learning_rate"], color="tab:green")
+    axes[2].set_title("learning rate")
+    for axis in axes:
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
+        axis.grid(alpha=0.3)
     figure.tight_layout()
+    return figure
+
+
+def plot_curves(history: dict[str, list[float]], target: Path, best_epoch: int) -> None:
+    """``curves_figure`` as a PNG."""
+    plt = _pyplot()
+    figure = curves_figure(history, best_epoch)
     with atomic_path(target) as temporary:
         figure.savefig(temporary, dpi=100)
     plt.close(figure)

@@ -17,7 +17,10 @@ import cv2
 import numpy as np
 
 INPUT_SIZE = 48
+INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, 1)  # one face as every model takes it: rows, columns, grey
 PIXEL_SCALE = 1.0 / 255.0
+# Image files OpenCV reads and writes: faces in a data folder, --image and --dir sources, --save targets.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"})
 
 
 def scale(images: np.ndarray) -> np.ndarray:

@@ -63,8 +63,9 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def register_tiny_arch() -> str:
     """A test-only architecture added through the registry, as a user would add one (a subprocess can too)."""
-    from edge_emotion.training.keras_import import import_keras
-    from edge_emotion.training.models import INPUT_SHAPE, register
+    from edge_emotion.preprocess import INPUT_SHAPE
+    from edge_emotion.tf_import import import_keras
+    from edge_emotion.training.models import register
 
     def tiny():
         keras = import_keras()
@@ -98,16 +99,16 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, fer_csv: Path, tiny_ar
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=12, batch_size=16, learning_rate=3e-3, augment=False)
-    train(config, out)
+    train(config=config, out=out)
     return out
 
 
 @pytest.fixture(scope="session")
 def int8_model(tmp_path_factory: pytest.TempPathFactory, trained_run: Path, fer_csv: Path) -> Path:
-    from edge_emotion.convert.export import ConvertOptions, export
+    from edge_emotion.convert.export import convert
 
     out = tmp_path_factory.mktemp("models") / "tiny_int8.tflite"
-    export(trained_run, out, ConvertOptions(mode="int8", data=fer_csv, calibration_faces=70, max_drop=100.0))
+    convert(sources=trained_run, out=out, mode="int8", data=fer_csv, calibration_faces=70, max_drop=100.0)
     return out
 
 

@@ -1,17 +1,19 @@
 import json
 import os
 import stat
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from edge_emotion import __version__
 from edge_emotion.cli import app
 from edge_emotion.convert.edgetpu import op_report
+from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.interpreter import runtime_module
-from edge_emotion.training.data import load_faces
 
 runner = CliRunner()
 
@@ -40,6 +42,10 @@ def test_metadata_travels_with_the_model(int8_model: Path) -> None:
     assert metadata["input_quantization"]["zero_point"] == -128
     assert metadata["input_quantization"]["scale"] == pytest.approx(1 / 255)
     assert metadata["source"]["arch"] == "tiny-test" and metadata["source"]["calibration_faces"] == 70
+    assert metadata["edge_emotion_version"] == __version__
+    assert metadata["tensorflow_version"].split(".")[0] == "2"
+    converted = datetime.fromisoformat(metadata["converted_at"])
+    assert abs((datetime.now(timezone.utc) - converted).total_seconds()) < 24 * 3600
     check = metadata["check"]
     assert check["faces"] == 56 and 0.0 <= check["top1_agreement"] <= 1.0
     assert check["drop_points"] == pytest.approx(
@@ -55,11 +61,11 @@ def test_int8_agrees_with_the_float_model(int8_model: Path) -> None:
 
 def test_cli_convert_float16_and_the_table(trained_run: Path, fer_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "m16.tflite"
-    result = convert(str(trained_run), "--float16", "--data", str(fer_csv), "--out", str(out))
+    result = convert(str(trained_run), "--mode", "float16", "--data", str(fer_csv), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "top-1 agreement" in result.output and "Edge TPU ready: False" in result.output
     assert Classifier(out).input_dtype == "float32"
-    again = convert(str(trained_run), "--float16", "--data", str(fer_csv), "--out", str(out))
+    again = convert(str(trained_run), "--mode", "float16", "--data", str(fer_csv), "--out", str(out))
     assert again.exit_code == 1 and "--force" in again.output
 
 
@@ -75,7 +81,7 @@ def test_max_drop_fails_loudly_and_writes_nothing(trained_run: Path, fer_csv: Pa
 def test_one_csv_is_parsed_once_for_calibration_and_check(
     trained_run: Path, fer_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from edge_emotion.training import data
+    from edge_emotion import data
 
     parsed = []
     read = data.read_fer_csv
@@ -102,7 +108,7 @@ def test_not_a_model(name: str, message: str, fer_csv: Path, tmp_path: Path) -> 
 
 
 def test_wrong_input_shape_is_refused(tmp_path: Path, fer_csv: Path) -> None:
-    from edge_emotion.training.keras_import import import_keras
+    from edge_emotion.tf_import import import_keras
 
     keras = import_keras()
     model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])

@@ -4,14 +4,14 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.labels import CLASS_NAMES
-from edge_emotion.training.data import (
+from edge_emotion.data import (
     ferplus_targets,
     load_csv_splits,
     load_faces,
     stratified_sample,
 )
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.labels import CLASS_NAMES
 
 PIXELS = " ".join(["7"] * 2304)
 
@@ -47,6 +47,10 @@ def test_split_aliases(fer_csv: Path) -> None:
         ("emotion,pixels,Usage\n1,1 2 3,Training\n", "3 pixels, expected 2304"),
         (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', 'x', 1)},Training\n", "integers"),
         (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', '300', 1)},Training\n", "0..255"),
+        (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', '-1', 1)},Training\n", "integers 0..255"),
+        (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', '7.5', 1)},Training\n", "integers 0..255"),
+        (f"emotion,pixels,Usage\n1,{PIXELS.replace('7', '9' * 30, 1)},Training\n", "integers 0..255"),
+        (f"emotion,pixels,Usage\n1,{PIXELS},Training\n2,{PIXELS[2:]},Training\n", r"faces.csv:3: 2303 pixels"),
     ],
 )
 def test_malformed_csv_names_the_line(tmp_path: Path, text: str, message: str) -> None:
@@ -171,3 +175,11 @@ def test_sixteen_bit_images_are_scaled_to_eight_bits(tmp_path: Path) -> None:
     assert faces.images.dtype == np.uint8
     assert faces.images[0].max() == 255 and faces.images[0].min() == 0
     np.testing.assert_array_equal(faces.images[0], faces.images[1])
+
+
+def test_pixels_may_be_separated_by_any_whitespace(tmp_path: Path) -> None:
+    loose = "  " + "\t".join(PIXELS.split()[:1000]) + "   " + "  ".join(PIXELS.split()[1000:]) + " "
+    path = write(tmp_path, f'emotion,pixels,Usage\n\n2,"{loose}",Training\n\n3,{PIXELS},Training\n')
+    faces = load_faces(path, "Training")
+    assert faces.labels.tolist() == [2, 3]
+    assert (faces.images == 7).all()

@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_emotion.data import FaceSet, load_faces, one_hot
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import distill
-from edge_emotion.training.data import FaceSet, load_faces, one_hot
-from edge_emotion.training.fit import TrainConfig, resume, train
+from edge_emotion.training.fit import TrainConfig, train
 
 
 def test_targets_blend_the_labels_and_the_teacher() -> None:
@@ -39,7 +39,7 @@ def test_a_tflite_teacher_agrees_with_its_run(trained_run: Path, int8_model: Pat
     assert from_int8.shape == from_run.shape
     np.testing.assert_allclose(from_int8.sum(axis=1), 1.0, atol=0.02)
     assert (from_int8.argmax(axis=1) == from_run.argmax(axis=1)).mean() > 0.9
-    with pytest.raises(EdgeEmotionError, match=r"not a run folder or a \.tflite"):
+    with pytest.raises(EdgeEmotionError, match=r"not a model; give a run folder"):
         distill.teacher_probabilities(fer_csv, faces)
 
 
@@ -48,7 +48,7 @@ def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
 ) -> None:
     out = tmp_path / "student"
     config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, teachers=(str(trained_run),))
-    train(config, out)
+    train(config=config, out=out)
     cached = np.load(out / "teacher.npy")
     assert cached.shape == (210, 7)
     np.testing.assert_allclose(cached.sum(axis=1), 1.0, rtol=1e-5)
@@ -58,7 +58,7 @@ def test_a_student_trains_on_a_cached_teacher_and_resumes_without_it(
         raise AssertionError("the teacher ran again although its probabilities were cached")
 
     monkeypatch.setattr(distill, "teacher_probabilities", no_teacher)
-    assert resume(out, {"epochs": 2})["epochs"] == 2
+    assert train(out=out, resume=True, given={"epochs": 2})["epochs"] == 2
 
 
 def test_several_teachers_average_into_one_cached_ensemble(

@@ -8,11 +8,11 @@ import pytest
 
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.convert.ensemble import combine
-from edge_emotion.convert.quantize import convert, representative_faces
+from edge_emotion.convert.quantize import representative_faces, to_tflite
+from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import scale
-from edge_emotion.training.data import load_faces
 from edge_emotion.training.run_folder import load_best_model
 
 
@@ -40,7 +40,7 @@ def test_int8_ensemble_is_one_call_of_mapped_ops(members: list, fer_csv: Path, t
     model, _ = combine(models, origins)
     calibration = representative_faces(load_faces(fer_csv, "Training"), 70, seed=0)
     path = tmp_path / "ensemble.tflite"
-    path.write_bytes(convert(model, "int8", calibration))
+    path.write_bytes(to_tflite(model, "int8", calibration))
     faces = load_faces(fer_csv, "PublicTest")
     probabilities = Classifier(path).predict(scale(faces.images))
     float_probs = model.predict(scale(faces.images), verbose=0)

@@ -178,7 +178,7 @@ def convert_into(out: Callable[[Place], Path]) -> Callable[[Place], tuple[list[s
     def make(place: Place) -> tuple[list[str], Path | None]:
         target = out(place)
         run = place.request.getfixturevalue("trained_run")
-        return ["convert", str(run), "--float16", "--data", str(place.csv), "--out", str(target)], target
+        return ["convert", str(run), "--mode", "float16", "--data", str(place.csv), "--out", str(target)], target
 
     return make
 
@@ -259,7 +259,7 @@ ROWS = {
     "a teacher that is not a model": Row(not_a_teacher, r"teacher\.tflite: not a TFLite model"),
     "a .keras that is not a model": Row(
         lambda p: (
-            ["convert", str(p.file("m.keras", b"junk")), "--out", str(p.root / "m.tflite")],
+            ["convert", str(p.file("m.keras", b"junk")), "--data", str(p.csv), "--out", str(p.root / "m.tflite")],
             p.root / "m.tflite",
         ),
         r"m\.keras: cannot read it \(not a zip archive.*not a Keras model",
@@ -306,7 +306,7 @@ def test_a_bad_input_is_one_error_line(name: str, place: Place) -> None:
 
 def assert_consistent(out: Path, epochs: int) -> None:
     """The run trained exactly ``epochs`` epochs, none twice, and every file in it says so."""
-    from edge_emotion.training.keras_import import import_keras
+    from edge_emotion.tf_import import import_keras
 
     run = RunFolder(out)
     state = run.read_state()
@@ -379,7 +379,7 @@ def test_a_kill_after_the_checkpoint_loses_nothing(
 
     monkeypatch.setattr(fit, "write_text", killed_at_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        fit.train(TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=2, augment=False), out)
+        fit.train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=2, augment=False), out=out)
     monkeypatch.undo()
     assert RunFolder(out).read_state()["epoch"] == 2  # epoch 2 was saved
     assert len((out / "history.csv").read_text().splitlines()) == 2  # but the history is one behind
@@ -421,6 +421,15 @@ def test_a_model_never_sits_beside_another_versions_sidecar(tmp_path: Path, monk
 def test_a_convert_clears_what_a_killed_convert_left(place: Place, trained_run: Path) -> None:
     stale = [place.file(".m.partial.tflite", b"half a model"), place.file(".m.partial.json", "{")]
     out = place.root / "m.tflite"
-    args = ["convert", str(trained_run), "--float16", "--data", str(place.root / "absent.csv"), "--out", str(out)]
+    args = [
+        "convert",
+        str(trained_run),
+        "--mode",
+        "float16",
+        "--data",
+        str(place.root / "absent.csv"),
+        "--out",
+        str(out),
+    ]
     one_error(runner.invoke(app, args), r"absent\.csv")
     assert not out.exists() and not any(path.exists() for path in stale)

@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
+from edge_emotion.data import load_faces
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.data import load_faces
-from edge_emotion.training.evaluate import predict_model
+from edge_emotion.resolve import load_model
 from edge_emotion.training.fit import TrainConfig, train
 
 runner = CliRunner()
@@ -30,7 +30,7 @@ def test_member_predicts_like_its_run(member: Path, trained_run: Path, fer_csv: 
     with np.load(member / "weights.npz") as stored:
         assert {stored[name].dtype.name for name in stored.files} == {record["weights_dtype"]}
     faces = load_faces(fer_csv, "PublicTest")
-    np.testing.assert_allclose(predict_model(member, faces), predict_model(trained_run, faces), atol=5e-3)
+    np.testing.assert_allclose(load_model(member).predict(faces), load_model(trained_run).predict(faces), atol=5e-3)
 
 
 def test_member_records_the_command_that_made_it(member: Path, trained_run: Path) -> None:
@@ -46,15 +46,17 @@ def test_init_from_starts_at_the_members_weights(member: Path, fer_csv: Path, tm
     config = TrainConfig(
         data=str(fer_csv), arch="tiny-test", epochs=1, learning_rate=0.0, augment=False, init_from=str(member)
     )
-    train(config, tmp_path / "stretch")
+    train(config=config, out=tmp_path / "stretch")
     faces = load_faces(fer_csv, "PublicTest")
-    np.testing.assert_allclose(predict_model(tmp_path / "stretch", faces), predict_model(member, faces), atol=1e-5)
+    np.testing.assert_allclose(
+        load_model(tmp_path / "stretch").predict(faces), load_model(member).predict(faces), atol=1e-5
+    )
     assert json.loads((tmp_path / "stretch" / "config.json").read_text())["init_from"] == str(member)
 
 
 def test_a_second_stretch_extends_the_members_record(member: Path, fer_csv: Path, tmp_path: Path) -> None:
     config = TrainConfig(data=str(fer_csv), arch="tiny-test", epochs=1, augment=False, init_from=str(member))
-    train(config, tmp_path / "stretch2")
+    train(config=config, out=tmp_path / "stretch2")
     copy = tmp_path / "copy"
     copy.mkdir()
     for item in member.iterdir():
@@ -63,7 +65,7 @@ def test_a_second_stretch_extends_the_members_record(member: Path, fer_csv: Path
     config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "init_from": str(copy)}))
     from edge_emotion.training.members import save_member
 
-    record = save_member(tmp_path / "stretch2", copy)
+    record = save_member(run=tmp_path / "stretch2", out=copy)
     assert len(record["stretches"]) == 2
     assert len((copy / "command.txt").read_text().splitlines()) == 2
 
@@ -83,5 +85,5 @@ def test_bad_init_from_is_one_clear_error(problem: str, member: Path, fer_csv: P
         (source / "weights.npz").write_bytes(b"not a zip")
     config = TrainConfig(data=str(fer_csv), arch=arch, epochs=1, init_from=str(source))
     with pytest.raises(EdgeEmotionError, match=str(source)):
-        train(config, tmp_path / "run")
+        train(config=config, out=tmp_path / "run")
     assert not (tmp_path / "run" / "config.json").exists()

@@ -82,14 +82,14 @@ def test_classifier_low_passes_as_its_metadata_says(textured: np.ndarray) -> Non
 
 
 def test_convert_carries_the_runs_sigma(fer_csv: Path, tiny_arch: str, tmp_path: Path) -> None:
-    from edge_emotion.convert.export import ConvertOptions, export
+    from edge_emotion.convert.export import convert
     from edge_emotion.training.fit import TrainConfig, train
 
     run = tmp_path / "soft"
-    train(TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=2, batch_size=32, low_pass=0.8), run)
+    train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=2, batch_size=32, low_pass=0.8), out=run)
     assert json.loads((run / "config.json").read_text())["low_pass"] == 0.8
     out = tmp_path / "soft.tflite"
-    metadata, _ = export(run, out, ConvertOptions(mode="int8", data=fer_csv, calibration_faces=35, max_drop=100.0))
+    metadata = convert(sources=run, out=out, mode="int8", data=fer_csv, calibration_faces=35, max_drop=100.0).metadata
     assert metadata.low_pass_sigma == 0.8
     assert json.loads(out.with_suffix(".json").read_text())["low_pass_sigma"] == 0.8
     # Checked as the device feeds it: the int8 model agrees with the float one on low-passed faces.

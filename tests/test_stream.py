@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
+from edge_emotion.data import FaceFiles, FaceSet, list_image_folder
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import fit
-from edge_emotion.training.data import FaceFiles, FaceSet, list_image_folder
 from edge_emotion.training.pipeline import make_dataset
 
 
@@ -73,7 +73,7 @@ def test_train_streams_a_folder(image_tree: Path, tiny_arch: str, tmp_path: Path
         data=str(image_tree), arch=tiny_arch, val_split="test", epochs=2, batch_size=16, stream=True,
         cache=str(tmp_path / "cache" / "faces"),
     )  # fmt: skip
-    summary = fit.train(config, tmp_path / "run")
+    summary = fit.train(config=config, out=tmp_path / "run")
     assert summary["streamed"] is True and summary["epochs"] == 2 and summary["train_faces"] == 42
     assert len(list((tmp_path / "cache").glob("faces-*.index"))) == 2  # training and validation faces
 
@@ -90,7 +90,7 @@ def test_a_face_that_cannot_be_read_mid_stream_is_one_error(image_tree: Path, ti
     broken.write_bytes(b"not a png")
     config = fit.TrainConfig(data=str(data), arch=tiny_arch, val_split="test", epochs=1, stream=True)
     with pytest.raises(EdgeEmotionError, match=re.escape(f"{broken}: not an image")):
-        fit.train(config, tmp_path / "run")
+        fit.train(config=config, out=tmp_path / "run")
 
 
 def test_list_image_folder_finds_a_stray_file_before_training(image_tree: Path, tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.fit import TrainConfig, resume, train
+from edge_emotion.plots import curves_figure
+from edge_emotion.training.fit import TrainConfig, train
 from edge_emotion.training.run_folder import STATE_ENTRY, RunFolder
 
 runner = CliRunner()
@@ -17,7 +18,15 @@ runner = CliRunner()
 
 def test_run_folder_holds_every_artifact(trained_run: Path) -> None:
     names = {p.name for p in trained_run.iterdir()}
-    assert {"config.json", "best.keras", "last.keras", "history.csv", "curves.png", "summary.json"} <= names
+    assert {
+        "config.json",
+        "best.keras",
+        "last.keras",
+        "history.csv",
+        "curves.png",
+        "summary.json",
+        "train.log",
+    } <= names
     assert not [n for n in names if ".partial" in n]
     summary = json.loads((trained_run / "summary.json").read_text())
     assert summary["arch"] == "tiny-test" and summary["epochs"] == 12
@@ -35,15 +44,17 @@ def test_the_tiny_model_learns_the_synthetic_classes(trained_run: Path) -> None:
 def test_resume_continues_from_the_last_epoch(tmp_path: Path, fer_csv: Path, tiny_arch: str) -> None:
     out = tmp_path / "run"
     first = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, augment=True)
-    train(first, out)
-    summary = resume(out, {"epochs": 2, "arch": tiny_arch})  # --epochs moves the end of a constant schedule
+    train(config=first, out=out)
+    summary = train(
+        out=out, resume=True, given={"epochs": 2, "arch": tiny_arch}
+    )  # --epochs moves the end of a constant schedule
     assert summary["epochs"] == 2
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
     assert len((out / "history.csv").read_text().splitlines()) == 3
     with pytest.raises(EdgeEmotionError, match="already holds a run"):
-        train(first, out)
+        train(config=first, out=out)
     with pytest.raises(EdgeEmotionError, match="cannot be fewer"):
-        resume(out, {"epochs": 1})
+        train(out=out, resume=True, given={"epochs": 1})
 
 
 @pytest.mark.parametrize(
@@ -61,28 +72,28 @@ def test_resume_refuses_flags_that_differ_from_the_run(
     (tmp_path / "config.json").write_text(json.dumps(asdict(saved)))
     (tmp_path / "last.keras").write_bytes(b"")  # refused before the checkpoint is read
     with pytest.raises(EdgeEmotionError, match=message):
-        resume(tmp_path, given)
+        train(out=tmp_path, resume=True, given=given)
 
 
 def test_a_run_from_before_the_state_moved_into_the_checkpoint_resumes(
     tmp_path: Path, fer_csv: Path, tiny_arch: str
 ) -> None:
     out = tmp_path / "run"
-    train(TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out)
+    train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out=out)
     with zipfile.ZipFile(out / "last.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
         for name in new.namelist():
             if name != STATE_ENTRY:
                 old.writestr(name, new.read(name))
         (out / "state.json").write_text(new.read(STATE_ENTRY).decode())
     (tmp_path / "old.keras").replace(out / "last.keras")
-    assert resume(out, {"epochs": 2})["epochs"] == 2
+    assert train(out=out, resume=True, given={"epochs": 2})["epochs"] == 2
     assert RunFolder(out).read_state()["epoch"] == 2
     assert not (out / "state.json").exists()  # it would now be behind the checkpoint
 
 
 def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="nothing to resume"):
-        resume(tmp_path)
+        train(out=tmp_path, resume=True)
 
 
 def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> None:
@@ -90,12 +101,12 @@ def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> Non
     (tmp_path / "last.keras").write_text("")
     (tmp_path / "config.json").write_text(json.dumps({"data": "x", "flag_from_elsewhere": 1}))
     with pytest.raises(EdgeEmotionError, match="cannot resume this run's flags"):
-        resume(tmp_path)
+        train(out=tmp_path, resume=True)
 
 
 def test_train_on_an_image_tree(tmp_path: Path, image_tree: Path, tiny_arch: str) -> None:
     config = TrainConfig(data=str(image_tree), arch=tiny_arch, epochs=1, val_split="test")
-    summary = train(config, tmp_path / "run")
+    summary = train(config=config, out=tmp_path / "run")
     assert summary["train_faces"] == 42 and summary["val_faces"] == 21
 
 
@@ -146,4 +157,61 @@ def test_a_folder_without_split_folders_cannot_validate_on_itself(
 ) -> None:
     config = TrainConfig(data=str(image_tree / "train"), arch=tiny_arch, epochs=1)
     with pytest.raises(EdgeEmotionError, match="same faces"):
-        train(config, tmp_path / "run")
+        train(config=config, out=tmp_path / "run")
+
+
+def test_training_says_what_it_loaded_and_how_far_it_is(
+    tmp_path: Path, fer_csv: Path, tiny_arch: str, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=16, augment=False), out=out)
+    printed = capsys.readouterr().out.splitlines()
+    counts = ", ".join(f"{name} 30" for name in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
+    assert printed[0] == f"Training: 210 faces from {fer_csv}:Training ({counts})"
+    assert printed[1].startswith("PublicTest: 56 faces")
+    assert (
+        printed[2].startswith("model tiny-test: ") and "parameters" in printed[2] and "14 steps per epoch" in printed[2]
+    )
+    progress = [line for line in printed if line.startswith("epoch 1/1  batch ")]
+    assert [line.split()[3] for line in progress] == ["3/14", "6/14", "9/14", "12/14"]  # before the model has seen all
+    assert all("left: " in line and " in all" in line for line in progress)
+    assert printed[-1].startswith("epoch 1/1 done in ") and "val_accuracy" in printed[-1] and "(epoch 1)" in printed[-1]
+    assert (out / "train.log").read_text().splitlines() == printed
+    train(out=out, resume=True, given={"epochs": 2})
+    log = (out / "train.log").read_text()
+    assert log.count("Training: 210 faces") == 2 and "epochs 2 to 2" in log and "epoch 2/2 done in" in log
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"arch": "nope"}, "unknown architecture 'nope'"),
+        ({"schedule": "linear"}, "unknown --schedule 'linear'; use constant or cosine"),
+        ({"precision": "float64"}, "unknown --precision 'float64'; use float32 or mixed_bfloat16"),
+        ({"teachers": ("absent",)}, "model not found: absent"),
+        ({"data": "absent.csv"}, "data not found: absent.csv"),
+    ],
+)
+def test_flags_are_checked_before_the_data_is_read(flags: dict, message: str, tmp_path: Path, tiny_arch: str) -> None:
+    unreadable = tmp_path / "faces.csv"
+    unreadable.write_text("not,a,fer,csv\n")  # read first, it would fail with another error
+    config = TrainConfig(**{"data": str(unreadable), "arch": tiny_arch, **flags})
+    with pytest.raises(EdgeEmotionError, match=message):
+        train(config=config, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_curves_show_the_learning_rate_whole_epochs_and_the_best_one() -> None:
+    history = {
+        "loss": [2.0, 1.5, 1.2, 1.3], "accuracy": [0.3, 0.4, 0.5, 0.55], "val_loss": [1.9, 1.4, 1.5, 1.6],
+        "val_accuracy": [0.3, 0.5, 0.4, 0.45], "learning_rate": [1e-3, 8e-4, 5e-4, 2e-4],
+    }  # fmt: skip
+    figure = curves_figure(history, best_epoch=2)
+    accuracy, loss, rate = figure.axes
+    assert rate.get_title() == "learning rate"
+    assert list(rate.lines[0].get_ydata()) == history["learning_rate"]
+    for axis in figure.axes:
+        assert all(float(tick).is_integer() for tick in axis.get_xticks()), axis.get_title()
+    for axis, value in ((accuracy, 0.5), (loss, 1.4)):
+        (best,) = [line for line in axis.lines if line.get_label() == "best epoch (2)"]
+        assert list(best.get_xdata()) == [2] and list(best.get_ydata()) == [value]

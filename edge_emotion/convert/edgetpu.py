@@ -57,10 +57,16 @@ EDGETPU_OPS = frozenset(
     ]
 )
 COMPILER = "edgetpu_compiler"
-INSTALL_HINT = (
-    "edgetpu_compiler is not on PATH; it runs on x86-64 Debian/Ubuntu: add Coral's apt repository and "
-    "`apt-get install edgetpu-compiler` (see docs/coral.md), then convert again with --edgetpu"
-)
+
+
+class EdgetpuCompilerMissing(EdgeEmotionError):
+    """edgetpu_compiler is not installed: a hint, not a failure, since the .tflite it would compile is written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"{COMPILER} is not on PATH; it runs on x86-64 Debian/Ubuntu: add Coral's apt repository and "
+            "`apt-get install edgetpu-compiler` (see docs/coral.md), then convert again with --edgetpu"
+        )
 
 
 def op_report(model: Path) -> dict[str, Any]:
@@ -80,10 +86,13 @@ def op_report(model: Path) -> dict[str, Any]:
 
 
 def compile_for_edgetpu(model: Path, out_dir: Path) -> Path:
-    """Run edgetpu_compiler on ``model``; returns the ``*_edgetpu.tflite`` it writes."""
+    """Run edgetpu_compiler on ``model``; returns the ``*_edgetpu.tflite`` it writes.
+
+    EdgetpuCompilerMissing when it is not installed, EdgeEmotionError when it fails.
+    """
     compiler = shutil.which(COMPILER)
     if compiler is None:
-        raise EdgeEmotionError(INSTALL_HINT)
+        raise EdgetpuCompilerMissing
     result = subprocess.run(
         [compiler, "--out_dir", str(out_dir), "--show_operations", str(model)],
         capture_output=True, text=True, check=False,

@@ -3,23 +3,24 @@
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from edge_emotion import __version__
 from edge_emotion.atomic import atomic_paths, check_writable, remove_partials, write_errors
 from edge_emotion.convert.check import compare
-from edge_emotion.convert.edgetpu import op_report
+from edge_emotion.convert.edgetpu import compile_for_edgetpu, op_report
 from edge_emotion.convert.ensemble import combine
-from edge_emotion.convert.quantize import convert, representative_faces
+from edge_emotion.convert.quantize import MODES, representative_faces, to_tflite
+from edge_emotion.data import FaceSet, canonical_split, load_faces, load_splits
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
-from edge_emotion.training.data import FaceSet, canonical_split, load_faces, load_splits
-from edge_emotion.training.evaluate import predict_keras
-from edge_emotion.training.keras_import import import_keras
-from edge_emotion.training.run_folder import reading
+from edge_emotion.resolve import load_model, model_kind, predict_keras
+from edge_emotion.tf_import import import_tf
 
 log = logging.getLogger(__name__)
 CALIBRATION_SPLIT = "Training"
@@ -27,67 +28,71 @@ WEIGHT_BYTES = {"int8": 1, "float16": 2, "float32": 4}  # per parameter, to chec
 METADATA_ROOM = 64 * 1024  # the graph and the sidecar, beyond the weights
 
 
-@dataclass(frozen=True)
-class ConvertOptions:
-    mode: str = "int8"
-    data: Path = Path("fer2013.csv")
-    calibration_faces: int = 500
-    seed: int = 0
-    check_data: Path | None = None
-    check_split: str = "PublicTest"
-    max_drop: float = 1.0
-    static_batch: bool = False
-    force: bool = False
+class Conversion(NamedTuple):
+    model: Path  # the .tflite written, its metadata beside it (model.json)
+    metadata: ModelMetadata
+    report: dict[str, Any]  # what the Edge TPU would make of it (edgetpu.op_report)
+    edgetpu_model: Path | None = None  # edgetpu_compiler's build, with ``edgetpu``
+    edgetpu_error: EdgeEmotionError | None = None  # why there is none: EdgetpuCompilerMissing when not installed
 
 
-def load_source(source: Path) -> tuple[Any, dict[str, Any]]:
-    """The float Keras model from a run folder or a .keras file, and what it came from."""
-    if source.is_dir():
-        from edge_emotion.training.run_folder import load_best_model
+def convert(
+    *,
+    sources: Path | Sequence[Path],
+    out: Path | None = None,
+    mode: str = "float32",
+    data: Path = Path("fer2013.csv"),
+    calibration_faces: int = 500,
+    seed: int = 0,
+    check_data: Path | None = None,
+    check_split: str = "PublicTest",
+    max_drop: float = 1.0,
+    edgetpu: bool = False,
+    force: bool = False,
+) -> Conversion:
+    """Convert a trained model to TFLite, check it against the float model on the same faces, and write it
+    with its metadata sidecar; the .tflite is kept only if the check passes.
 
-        model, config = load_best_model(source)
-        return model, {"run": str(source), **config}
-    if source.suffix != ".keras" or not source.is_file():
-        raise EdgeEmotionError(f"{source}: not a model (give a run folder or a .keras file)")
-    with reading(source, "not a Keras model: give a run folder or a .keras file that Keras saved"):
-        return import_keras().models.load_model(source), {"model": str(source)}
-
-
-def load_sources(sources: Sequence[Path]) -> tuple[Any, dict[str, Any]]:
-    """One source's model, or several as one ensemble graph that averages their probabilities."""
-    loaded = [load_source(source) for source in sources]
-    if len(loaded) == 1:
-        return loaded[0]
-    models, origins = zip(*loaded, strict=True)
-    return combine(models, origins)
-
-
-def export(source: Path | Sequence[Path], out: Path, options: ConvertOptions) -> tuple[ModelMetadata, dict[str, Any]]:
-    """Convert, score both models on the same faces, and keep the .tflite only if the check passes.
-
-    Several sources become one ensemble model. Returns the metadata written beside the model
-    and the Edge TPU op report.
+    ``sources`` is a run folder, a member folder or a .keras file; several become one ensemble
+    model that averages them. ``mode`` is int8 (full-integer, calibrated on ``calibration_faces``
+    training faces of ``data``: what devices run), float16 or float32. ``out`` defaults to
+    ``model_<mode>.tflite`` beside the first source. The check scores both models on
+    ``check_split`` of ``check_data`` (default: ``data``) and fails when the converted one loses
+    more than ``max_drop`` points of accuracy. ``edgetpu`` fixes the batch at 1 and runs
+    edgetpu_compiler; a missing or failing compiler leaves the .tflite written and says why in
+    ``edgetpu_error``.
     """
-    sources = [source] if isinstance(source, Path) else list(source)
+    sources = [sources] if isinstance(sources, Path) else list(sources)
+    if mode not in MODES:
+        raise EdgeEmotionError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+    if edgetpu and mode != "int8":
+        raise EdgeEmotionError("--edgetpu needs --int8: the Edge TPU runs only full-integer models")
+    if not sources:
+        raise EdgeEmotionError("give a model to convert: a run folder, a member folder or a .keras file")
+    for source in sources:
+        model_kind(source)  # each exists and is a model, before anything slow
+    first = sources[0]
+    out = out or (first if first.is_dir() else first.parent) / f"model_{mode}.tflite"
     if out.is_dir():
         raise EdgeEmotionError(f"{out} is a folder; --out names the .tflite file to write")
     if out.suffix != ".tflite":
         raise EdgeEmotionError(f"{out}: the output name must end in .tflite")
     check_writable(out.parent)  # a read-only or full disk fails before the slow conversion
-    if out.exists() and not options.force:
+    if out.exists() and not force:
         raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
     remove_partials([out, sidecar_path(out)])
-    model, origin = load_sources(sources)
-    check_writable(out.parent, room=WEIGHT_BYTES.get(options.mode, 4) * int(model.count_params()) + METADATA_ROOM)
-    contract = ModelMetadata(quantization=options.mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
-    calibration, faces = _calibration_and_check_faces(options)
+    for faces in dict.fromkeys([check_data or data, *([data] if mode == "int8" else [])]):
+        if not faces.exists():
+            raise EdgeEmotionError(f"data not found: {faces}")
+    model, origin = _load_sources(sources)
+    check_writable(out.parent, room=WEIGHT_BYTES[mode] * int(model.count_params()) + METADATA_ROOM)
+    contract = ModelMetadata(quantization=mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
+    calibration, faces = _calibration_and_check_faces(mode, data, check_data or data, check_split)
     representative = None
     if calibration is not None:
-        representative = representative_faces(
-            calibration, options.calibration_faces, options.seed, contract.low_pass_sigma
-        )
-    log.info("converting %s to %s", ", ".join(map(str, sources)), options.mode)
-    content = convert(model, options.mode, representative, static_batch=options.static_batch)
+        representative = representative_faces(calibration, calibration_faces, seed, contract.low_pass_sigma)
+    log.info("converting %s to %s", ", ".join(map(str, sources)), mode)
+    content = to_tflite(model, mode, representative, static_batch=edgetpu)
     float_probs = predict_keras(model, faces, low_pass_sigma=contract.low_pass_sigma)
     # Checked in a scratch folder, so a kill during the check leaves nothing beside ``out``.
     with tempfile.TemporaryDirectory(prefix="edge-emotion-convert-") as scratch:
@@ -102,13 +107,13 @@ def export(source: Path | Sequence[Path], out: Path, options: ConvertOptions) ->
         split=faces.source,
         float_weight_bytes=4 * int(model.count_params()),
         converted_bytes=len(content),
-        max_drop_points=options.max_drop,
+        max_drop_points=max_drop,
     )
-    if check["drop_points"] > options.max_drop:
+    if check["drop_points"] > max_drop:
         raise EdgeEmotionError(
-            f"{options.mode} model loses {check['drop_points']:.2f} points of accuracy "
+            f"{mode} model loses {check['drop_points']:.2f} points of accuracy "
             f"({check['float_accuracy']:.4f} -> {check['converted_accuracy']:.4f}), more than "
-            f"--max-drop {options.max_drop}; nothing written"
+            f"--max-drop {max_drop}; nothing written"
         )
     metadata = replace(
         contract,
@@ -117,27 +122,44 @@ def export(source: Path | Sequence[Path], out: Path, options: ConvertOptions) ->
         output_quantization=_quantization(classifier.output),
         source={**origin, "calibration_faces": 0 if representative is None else len(representative)},
         check=check,
+        edge_emotion_version=__version__,
+        tensorflow_version=import_tf().__version__,
+        converted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     # The model and its sidecar as a pair, the model renamed in last (see atomic_paths). The
     # temporary model's sidecar, .NAME.partial.json, is the temporary that becomes NAME.json.
     with atomic_paths(out, sidecar_path(out)) as (model_file, _):
         model_file.write_bytes(content)
         write_metadata(model_file, metadata)
-    return metadata, report
+    if not edgetpu:
+        return Conversion(out, metadata, report)
+    try:
+        return Conversion(out, metadata, report, edgetpu_model=compile_for_edgetpu(out, out.parent))
+    except EdgeEmotionError as error:  # missing (EdgetpuCompilerMissing) or failing: the .tflite stays
+        return Conversion(out, metadata, report, edgetpu_error=error)
 
 
-def _calibration_and_check_faces(options: ConvertOptions) -> tuple[FaceSet | None, FaceSet]:
+def _load_sources(sources: Sequence[Path]) -> tuple[Any, dict[str, Any]]:
+    """One source's float Keras model and its origin, or several as one ensemble graph that averages them."""
+    loaded = [load_model(source, keras=True) for source in sources]
+    if len(loaded) == 1:
+        return loaded[0].model, loaded[0].origin
+    return combine([m.model for m in loaded], [m.origin for m in loaded])
+
+
+def _calibration_and_check_faces(
+    mode: str, data: Path, check_data: Path, check_split: str
+) -> tuple[FaceSet | None, FaceSet]:
     """The training faces to calibrate int8 on (None otherwise) and the faces to check on.
 
     Both come before the slow conversion, so bad data fails fast; one CSV is parsed once.
     """
-    check_data = options.check_data or options.data
-    if options.mode != "int8":
-        return None, load_faces(check_data, options.check_split)
-    if check_data == options.data:
-        loaded = load_splits(check_data, [CALIBRATION_SPLIT, options.check_split])
-        return loaded[CALIBRATION_SPLIT], loaded[canonical_split(options.check_split)]
-    return load_faces(options.data, CALIBRATION_SPLIT), load_faces(check_data, options.check_split)
+    if mode != "int8":
+        return None, load_faces(check_data, check_split)
+    if check_data == data:
+        loaded = load_splits(data, [CALIBRATION_SPLIT, check_split])
+        return loaded[CALIBRATION_SPLIT], loaded[canonical_split(check_split)]
+    return load_faces(data, CALIBRATION_SPLIT), load_faces(check_data, check_split)
 
 
 def _quantization(detail: dict[str, Any]) -> dict[str, float]:

@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from edge_emotion.data import FaceSet, stratified_sample
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.preprocess import INPUT_SIZE, model_inputs
-from edge_emotion.training.data import FaceSet, stratified_sample
-from edge_emotion.training.keras_import import import_keras, import_tf
+from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
+from edge_emotion.quiet import native_output_hidden, verbose
+from edge_emotion.tf_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
-EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 
 def representative_faces(faces: FaceSet, count: int, seed: int, low_pass_sigma: float = 0.0) -> np.ndarray:
@@ -26,11 +26,11 @@ def representative_faces(faces: FaceSet, count: int, seed: int, low_pass_sigma: 
 
 def check_input_shape(model: Any) -> None:
     shape = tuple(model.input_shape[1:])
-    if shape != EXPECTED_INPUT:
-        raise EdgeEmotionError(f"model input is {shape}, expected {EXPECTED_INPUT} (48x48 grey faces)")
+    if shape != INPUT_SHAPE:
+        raise EdgeEmotionError(f"model input is {shape}, expected {INPUT_SHAPE} (48x48 grey faces)")
 
 
-def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
+def to_tflite(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
     """The model as TFLite.
 
     int8 uses only built-in int8 kernels with int8 input and output, so a layer that
@@ -44,7 +44,7 @@ def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, 
     tf = import_tf()
     if static_batch:
         keras = import_keras()
-        inputs = keras.Input(EXPECTED_INPUT, batch_size=1)
+        inputs = keras.Input(INPUT_SHAPE, batch_size=1)
         model = keras.Model(inputs, model(inputs), name=model.name)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float16":
@@ -53,20 +53,36 @@ def convert(model: Any, mode: str, representative: np.ndarray | None = None, *, 
     elif mode == "int8":
         if representative is None or len(representative) == 0:
             raise EdgeEmotionError("int8 conversion needs representative faces to calibrate on")
-        if representative.shape[1:] != EXPECTED_INPUT:
-            raise EdgeEmotionError(f"representative faces are {representative.shape[1:]}, expected {EXPECTED_INPUT}")
+        if representative.shape[1:] != INPUT_SHAPE:
+            raise EdgeEmotionError(f"representative faces are {representative.shape[1:]}, expected {INPUT_SHAPE}")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: _one_at_a_time(representative)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the converter warns about input statistics it never needs
+        with quiet_conversion():
             return converter.convert()
     except Exception as error:  # the converter raises ConverterError and plain RuntimeErrors
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise EdgeEmotionError(f"TFLite conversion ({mode}) failed: {first_line}") from None
+
+
+@contextlib.contextmanager
+def quiet_conversion() -> Iterator[None]:
+    """The converter's console output hidden unless ``verbose()``: Keras' "Saved artifact at ..." listing
+    (Python), its warnings about input statistics it never needs, and ``fully_quantize: 0, ...`` (C++)."""
+    if verbose():
+        yield
+        return
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+        native_output_hidden(1, 2),
+    ):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _one_at_a_time(faces: np.ndarray) -> Iterator[list[np.ndarray]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.quiet import native_output_hidden
 
 log = logging.getLogger(__name__)
 
@@ -90,16 +91,22 @@ def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False, re
     """
     if not 1 <= threads <= MAX_THREADS:
         raise EdgeEmotionError(f"threads={threads}: use 1 to {MAX_THREADS} interpreter threads")
+    if model.is_dir() or model.suffix == ".keras":
+        raise EdgeEmotionError(
+            f"{model} is a Keras model (a run or member folder, or a .keras file); the device runs a .tflite "
+            f"model: convert it first: edge-emotion convert {model} --int8"
+        )
     if not model.is_file():
         raise EdgeEmotionError(f"model not found: {model}")
     runtime = runtime_module()
     delegates = [load_edgetpu_delegate(runtime)] if edgetpu else None
     try:
-        interpreter = runtime.Interpreter(
-            model_path=str(model), num_threads=threads, experimental_delegates=delegates,
-            experimental_op_resolver_type=op_resolver(runtime, reference),
-        )  # fmt: skip
-        interpreter.allocate_tensors()
+        with native_output_hidden(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interpreter = runtime.Interpreter(
+                model_path=str(model), num_threads=threads, experimental_delegates=delegates,
+                experimental_op_resolver_type=op_resolver(runtime, reference),
+            )  # fmt: skip
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise EdgeEmotionError(f"{model}: not a TFLite model the interpreter can load ({error})") from None
     return interpreter

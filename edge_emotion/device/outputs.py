@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 
 from edge_emotion.atomic import atomic_path, check_writable
-from edge_emotion.device.sources import IMAGE_SUFFIXES, Frame
+from edge_emotion.device.sources import Frame
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.preprocess import IMAGE_SUFFIXES
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 

@@ -1,7 +1,8 @@
 """The engine behind ``edge-emotion run`` and the Python API: frame -> faces -> emotions.
 
-from edge_emotion.device.recognizer import EmotionRecognizer
-faces = EmotionRecognizer().predict(cv2.imread("group.jpg"))
+from edge_emotion import EmotionRecognizer
+for face in EmotionRecognizer().predict(cv2.imread("group.jpg")):
+    print(face.box, face.label, face.probabilities[face.label])
 """
 
 import threading
@@ -50,6 +51,8 @@ def as_frame(image: object) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Face:
+    """One face found in a frame, and what the model makes of it."""
+
     box: Box  # x, y, width, height in frame pixels
     score: float  # detection score, 0..1
     probabilities: dict[str, float]  # class name -> probability (smoothed when tracking)
@@ -59,6 +62,7 @@ class Face:
     calibrating: bool = False  # its neutral face is being learned (tracking with calibration only)
 
     def as_dict(self) -> dict:
+        """The face as JSON-ready values, rounded: what the events and the live server carry."""
         return {
             "id": self.id,
             "box": list(self.box),
@@ -130,10 +134,13 @@ class EmotionRecognizer:
 
     @property
     def class_names(self) -> list[str]:
+        """The model's classes, in its output order (from its metadata): the keys of ``Face.probabilities``."""
         return self.classifier.class_names
 
     def predict(self, frame: np.ndarray, timestamp: float | None = None) -> list[Face]:
-        """Every face in ``frame`` (see ``as_frame`` for what it may be).
+        """Every face in ``frame``, a uint8 image as ``cv2.imread`` gives it (BGR or grey; see ``as_frame``),
+        as a list of ``Face``: box, detection score, class probabilities, label, and with ``track=True``
+        an id that stays while the face stays in view. An empty list when there is no face.
 
         ``timestamp`` (seconds; default: now) times the smoothing and the events of a tracked
         stream: pass a video's own frame times to replay it faster or slower than real time. A

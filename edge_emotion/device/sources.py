@@ -13,9 +13,9 @@ import numpy as np
 
 from edge_emotion.device.image_header import image_size
 from edge_emotion.errors import EdgeEmotionError, missing_extra
+from edge_emotion.preprocess import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm"}
 MAX_CAMERA_INDEX = 99  # OpenCV reads an index of 100 or more as a backend code plus an index
 MAX_MEGAPIXELS = 50  # a 48 MP phone photo fits; decoded as BGR that is 150 MB, within a Pi's memory
 MAX_BAD_FRAMES = 30  # undecodable video frames in a row that mean the end of the file, not a glitch

@@ -11,21 +11,21 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.atomic import atomic_path
+from edge_emotion.data import FaceSet
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.data import FaceSet
-from edge_emotion.training.evaluate import predict_model
+from edge_emotion.resolve import load_model
 
 log = logging.getLogger(__name__)
 
 
 def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
-    """The teacher (a run folder's best model, or a .tflite file) on ``faces``, averaged with the mirrored faces.
+    """The teacher (a run or member folder, a .keras or .tflite file) on ``faces``, averaged with the mirrored faces.
 
     Averaging the two views is nearly free here (it runs once) and gives a better teacher
     (two points on PublicTest for the vgg20), left-right symmetric like the flips the
     student sees in training. A .tflite teacher lets the shipped model teach without its run.
     """
-    return predict_model(teacher, faces, mirror=True).astype(np.float32)
+    return load_model(teacher).predict(faces, mirror=True).astype(np.float32)
 
 
 def cached_teacher_probabilities(teachers: Sequence[Path], faces: FaceSet, cache: Path) -> np.ndarray:

@@ -1,44 +1,38 @@
-"""Score a trained model (a run folder or a .tflite) on a split: metrics JSON and a confusion-matrix PNG."""
+"""evaluate: a model (run or member folder, .keras or .tflite) scored on a split: metrics JSON, confusion PNG."""
 
 from pathlib import Path
+from typing import NamedTuple
 
-import numpy as np
-
-from edge_emotion.atomic import write_json
-from edge_emotion.device.classifier import Classifier, mirror_averaged
-from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.atomic import check_writable, write_json
+from edge_emotion.data import FaceSet, canonical_split, load_faces
 from edge_emotion.labels import CLASS_NAMES
-from edge_emotion.metrics import Scores
+from edge_emotion.metrics import Scores, score
 from edge_emotion.plots import plot_confusion
-from edge_emotion.preprocess import model_inputs, scale
-from edge_emotion.training.data import FaceSet, canonical_split
+from edge_emotion.resolve import load_model, model_kind
 
 
-def predict_keras(model: object, faces: FaceSet, mirror: bool = False, low_pass_sigma: float = 0.0) -> np.ndarray:
-    """Probabilities from a Keras model fed as it was trained: ``low_pass_sigma`` is its run's ``low_pass``."""
-
-    def predict(inputs: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict(inputs, batch_size=256, verbose=0))  # type: ignore[attr-defined]
-
-    inputs = model_inputs(faces.images, low_pass_sigma)
-    return mirror_averaged(predict, inputs) if mirror else predict(inputs)
+class Evaluation(NamedTuple):
+    scores: Scores
+    title: str  # what was scored on what: "MODEL on DATA:SPLIT (N faces)"
+    report: Path  # the folder holding metrics.json and confusion.png
 
 
-def predict_tflite(model: Path, faces: FaceSet, threads: int = 2, mirror: bool = False) -> np.ndarray:
-    """Probabilities from the device-side interpreter: what is scored is what will run on the device."""
-    return Classifier(model, threads=threads, mirror=mirror).predict(scale(faces.images))
+def evaluate(
+    *, model: Path, data: Path = Path("fer2013.csv"), split: str = "PublicTest", out: Path | None = None,
+    mirror: bool = False,
+) -> Evaluation:  # fmt: skip
+    """Score ``model`` on ``split`` of ``data`` and write the report to ``out`` (default: beside the model).
 
-
-def predict_model(model: Path, faces: FaceSet, mirror: bool = False) -> np.ndarray:
-    """Probabilities from a run folder's best Keras model or from a .tflite file; ``mirror`` as the device does."""
-    if model.is_dir():
-        from edge_emotion.training.run_folder import load_best_model
-
-        keras_model, config = load_best_model(model)
-        return predict_keras(keras_model, faces, mirror, config.get("low_pass", 0.0))
-    if model.suffix == ".tflite":
-        return predict_tflite(model, faces, mirror=mirror)
-    raise EdgeEmotionError(f"{model}: not a run folder or a .tflite model")
+    A .tflite model runs in the device's interpreter, a Keras model as its run trained it;
+    ``mirror`` averages each face with its mirror image, as ``run --mirror`` does.
+    """
+    model_kind(model)  # a wrong path fails before the data is read
+    report = out or default_report_dir(model, split)
+    check_writable(report)
+    faces = load_faces(data, split)
+    scores = score(load_model(model).predict(faces, mirror=mirror), faces.labels)
+    write_report(scores, faces, model, report)
+    return Evaluation(scores, f"{model} on {faces.source} ({len(faces)} faces)", report)
 
 
 def default_report_dir(model: Path, split: str) -> Path:

@@ -3,7 +3,6 @@
 import json
 import re
 import shutil
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from edge_emotion.atomic import check_writable, copy_file, remove_partials, write_json, write_text
+from edge_emotion.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
-from edge_emotion.training.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
+from edge_emotion.resolve import load_model, model_kind
+from edge_emotion.tf_import import import_keras, import_tf
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.distribute import (
     PEER_TIMEOUT,
@@ -25,11 +26,11 @@ from edge_emotion.training.distribute import (
     remove_backups,
     writing_folder,
 )
-from edge_emotion.training.keras_import import import_keras, import_tf
 from edge_emotion.training.members import set_weights
-from edge_emotion.training.models import build_model
+from edge_emotion.training.models import build_model, check_arch
 from edge_emotion.training.pipeline import make_dataset
-from edge_emotion.training.run_folder import METRICS, RunFolder, load_best_model, reading
+from edge_emotion.training.progress import TrainLog, faces_line, progress
+from edge_emotion.training.run_folder import METRICS, RunFolder, reading
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class TrainConfig:
     cache: str | None = None
 
 
+SCHEDULES = ("constant", "cosine")
+PRECISIONS = ("float32", "mixed_bfloat16")
 # Flags that say how and where a run trains, not what it learns: a resumed run may change them.
 PLACEMENT = ("strategy", "devices", "stream", "cache")
 # Tuple fields, each set by repeating a singular flag: --teacher A --teacher B.
@@ -145,19 +148,28 @@ def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[Fa
     return train, val
 
 
+def check_flags(config: TrainConfig) -> None:
+    """Flag values that cannot work, refused before TensorFlow is imported or any data read."""
+    check_arch(config.arch)
+    for flag, value, choices in (("schedule", config.schedule, SCHEDULES), ("precision", config.precision, PRECISIONS)):
+        if value not in choices:
+            raise EdgeEmotionError(f"unknown --{flag} {value!r}; use {' or '.join(choices)}")
+    if not Path(config.data).exists():
+        raise EdgeEmotionError(f"data not found: {config.data} (--data takes a FER2013 CSV or a folder)")
+    if config.ferplus and not Path(config.ferplus).is_file():
+        raise EdgeEmotionError(f"FER+ file not found: {config.ferplus}")
+    for model in (*config.teachers, *([config.init_from] if config.init_from else [])):
+        model_kind(Path(model))
+
+
 def _learning_rate(config: TrainConfig, steps_per_epoch: int) -> Any:
-    keras = import_keras()
-    if config.schedule == "constant":
-        return config.learning_rate
     if config.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
-    raise EdgeEmotionError(f"unknown schedule {config.schedule!r}; use constant or cosine")
+        return import_keras().optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * steps_per_epoch)
+    return config.learning_rate
 
 
 def compile_model(config: TrainConfig, steps_per_epoch: int) -> Any:
     keras = import_keras()
-    if config.precision not in ("float32", "mixed_bfloat16"):
-        raise EdgeEmotionError(f"unknown precision {config.precision!r}; use float32 or mixed_bfloat16")
     keras.mixed_precision.set_global_policy(config.precision)
     model = build_model(config.arch)
     model.compile(
@@ -180,7 +192,7 @@ def _write_derived(run: RunFolder, state: dict[str, Any]) -> None:
     rows = zip(*(state["history"][name] for name in METRICS), strict=False)
     lines = [f"{i + 1}," + ",".join(f"{v:.6g}" for v in row) for i, row in enumerate(rows)]
     write_text(run.history, "\n".join(["epoch," + ",".join(METRICS), *lines]) + "\n")
-    plot_curves(state["history"], run.curves)
+    plot_curves(state["history"], run.curves, best_epoch=state["best_epoch"])
 
 
 def _recorder(run: RunFolder, state: dict[str, Any]) -> Any:
@@ -208,13 +220,39 @@ def _recorder(run: RunFolder, state: dict[str, Any]) -> Any:
     return RunRecorder()
 
 
-def train(config: TrainConfig, out: Path, *, peer_timeout: float = PEER_TIMEOUT) -> dict[str, Any]:
-    """Start the run in ``out`` and return its summary (also written to summary.json).
+def train(
+    *,
+    out: Path,
+    config: TrainConfig | None = None,
+    resume: bool = False,
+    given: Mapping[str, Any] | None = None,
+    peer_timeout: float = PEER_TIMEOUT,
+) -> dict[str, Any]:
+    """Train in the run folder ``out``; return the run's summary (also written to summary.json).
+
+    A new run takes its flags from ``config``. ``resume`` continues the run in ``out`` from its
+    last saved epoch with its saved flags (``config`` is not used); ``given`` holds flags set
+    again (those typed on the command line), by TrainConfig field name: each must equal the
+    saved one, except ``epochs`` (the new end of a constant-schedule run) and where and how it
+    trains (``strategy``, ``devices``, ``stream``, ``cache``). ``peer_timeout`` is how long a
+    multiworker run waits for its workers. Flags that cannot work fail before any data is read;
+    what was loaded and how far it is are printed and kept in ``out``/train.log.
+    """
+    if resume:
+        return _resume(out, dict(given or {}), peer_timeout=peer_timeout)
+    if config is None:
+        raise TypeError("train() needs config for a new run, or resume=True to continue one")
+    return _start(config, out, peer_timeout=peer_timeout)
+
+
+def _start(config: TrainConfig, out: Path, *, peer_timeout: float) -> dict[str, Any]:
+    """Start the run in ``out``.
 
     A folder whose run never saved an epoch (killed in its first) starts over with ``config``.
     A worker of a multiworker run started again with the same command continues from its
     backup (Keras BackupAndRestore), where every worker saved its last finished epoch.
     """
+    check_flags(config)
     strategy, cluster = make_strategy(config.strategy, devices=config.devices, peer_timeout=peer_timeout)
     backup = backup_dir(out, cluster)
     with writing_folder(out, cluster) as folder:
@@ -238,7 +276,7 @@ def train(config: TrainConfig, out: Path, *, peer_timeout: float = PEER_TIMEOUT)
         return _fit(config, run, state, strategy=strategy, cluster=cluster, backup=backup)
 
 
-def resume(out: Path, given: Mapping[str, Any] | None = None, *, peer_timeout: float = PEER_TIMEOUT) -> dict[str, Any]:
+def _resume(out: Path, given: dict[str, Any], *, peer_timeout: float) -> dict[str, Any]:
     """Continue the run in ``out`` with its saved flags; a run killed before it saved an epoch starts again.
 
     ``given`` holds flags set again (those on the command line): each must equal the saved
@@ -251,7 +289,8 @@ def resume(out: Path, given: Mapping[str, Any] | None = None, *, peer_timeout: f
     if not run.config.is_file():
         raise EdgeEmotionError(f"{out}: nothing to resume (no config.json); start it without --resume")
     saved = load_config(run.config)
-    config = _resumed_config(saved, dict(given or {}), out, started=run.started)
+    config = _resumed_config(saved, given, out, started=run.started)
+    check_flags(config)
     state = run.read_state() if run.started else None
     if state and config.epochs < state["epoch"]:
         raise EdgeEmotionError(f"{out}: the run has trained {state['epoch']} epochs; --epochs cannot be fewer")
@@ -348,13 +387,17 @@ def _fit(
     if first < state["epoch"]:  # stopped between the checkpoint and the backup: that epoch is trained again
         state = _rewound(state, first)
     # A warm start's weights load before the data, so a wrong --init-from fails fast.
-    start = load_best_model(Path(config.init_from))[0].get_weights() if config.init_from and fresh else None
+    start = load_model(Path(config.init_from), keras=True).model.get_weights() if config.init_from and fresh else None
     train_faces, val_faces = load_split_pair(config, streaming=True)
+    say = TrainLog(run.log)
+    say(faces_line(config.train_split, train_faces))
+    say(faces_line(config.val_split, val_faces))
     if config.teachers:
         if isinstance(train_faces, FaceFiles):
             raise EdgeEmotionError(
                 f"{train_faces.source}: --teacher needs the training faces in memory; leave out --stream"
             )
+        say(f"distilling {', '.join(config.teachers)} into the targets (weight {config.distill_weight})")
         teacher = cached_teacher_probabilities(list(map(Path, config.teachers)), train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
@@ -373,7 +416,11 @@ def _fit(
         write_json(run.config, asdict(config))
     elif load:
         _write_derived(run, state)
-    callbacks = [_recorder(run, state)]
+    say(
+        f"model {config.arch}: {model.count_params():,} parameters in {config.precision}; batch {config.batch_size}, "
+        f"{len(train_data)} steps per epoch; epochs {first + 1} to {config.epochs}"
+    )
+    callbacks = [_recorder(run, state), progress(say, state)]
     if backup is not None:  # after the recorder, so a backup is never ahead of the run's checkpoint
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
     if first < config.epochs:
@@ -385,7 +432,7 @@ def _fit(
                 initial_epoch=first,
                 callbacks=callbacks,
                 shuffle=False,  # the tf.data pipeline reshuffles every epoch itself
-                verbose=1 if sys.stdout.isatty() else 2,
+                verbose=0,  # the progress callback says it, terminal or not
             )
     if backup is not None:
         remove_backups(backup)

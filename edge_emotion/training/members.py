@@ -16,7 +16,7 @@ import numpy as np
 from edge_emotion.atomic import atomic_path, check_writable, copy_file, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metrics import agreement, score
-from edge_emotion.training.run_folder import RunFolder, reading
+from edge_emotion.training.run_folder import RunFolder, load_best_model, reading
 
 MEMBER_FILE = "member.json"
 WEIGHTS_FILE = "weights.npz"
@@ -41,7 +41,7 @@ def train_command(config: dict[str, Any]) -> str:
 
 def _weights_dtype(model: Any, config: dict[str, Any]) -> tuple[np.dtype, dict[str, float]]:
     """float16 when the float16 weights agree with float32 on the run's validation faces, else float32."""
-    from edge_emotion.training.evaluate import predict_keras
+    from edge_emotion.resolve import predict_keras
     from edge_emotion.training.fit import TrainConfig, load_split_pair
 
     known = {f.name for f in fields(TrainConfig)}
@@ -62,10 +62,8 @@ def _weights_dtype(model: Any, config: dict[str, Any]) -> tuple[np.dtype, dict[s
     return np.dtype(np.float16 if keep_half else np.float32), check
 
 
-def save_member(run: Path, out: Path) -> dict[str, Any]:
+def save_member(*, run: Path, out: Path) -> dict[str, Any]:
     """Write the run's best model as a member in ``out``; a stretch warm-started from ``out`` extends its record."""
-    from edge_emotion.training.run_folder import load_best_model
-
     folder = RunFolder(run)
     check_writable(out)
     model, config = load_best_model(run)
@@ -101,8 +99,8 @@ def read_member(path: Path) -> dict[str, Any]:
 
 def load_member(path: Path) -> tuple[Any, dict[str, Any]]:
     """The member's model in float32 and its training config."""
+    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.fit import load_config
-    from edge_emotion.training.keras_import import import_keras
     from edge_emotion.training.models import build_model
 
     read_member(path)

@@ -10,10 +10,9 @@ from typing import Any
 
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import NUM_CLASSES
-from edge_emotion.preprocess import INPUT_SIZE
-from edge_emotion.training.keras_import import import_keras
+from edge_emotion.preprocess import INPUT_SHAPE
+from edge_emotion.tf_import import import_keras
 
-INPUT_SHAPE = (INPUT_SIZE, INPUT_SIZE, 1)
 _REGISTRY: dict[str, Callable[[], Any]] = {}
 
 
@@ -29,10 +28,15 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build_model(name: str) -> Any:
-    """A fresh, uncompiled keras.Model for the architecture ``name``."""
+def check_arch(name: str) -> None:
+    """An error naming the architectures there are, unless ``name`` is one."""
     if name not in _REGISTRY:
         raise EdgeEmotionError(f"unknown architecture {name!r}; choose one of: {', '.join(available())}")
+
+
+def build_model(name: str) -> Any:
+    """A fresh, uncompiled keras.Model for the architecture ``name``."""
+    check_arch(name)
     return _REGISTRY[name]()
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from edge_emotion.preprocess import INPUT_SIZE, model_inputs
+from edge_emotion.data import FaceFiles, FaceSet, read_face_image
+from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
+from edge_emotion.tf_import import import_tf
 from edge_emotion.training.augment import random_affine
-from edge_emotion.training.data import FaceFiles, FaceSet, read_face_image
-from edge_emotion.training.keras_import import import_tf
 
 SHUFFLE_BUFFER = 4096  # decoded faces a cached stream shuffles through: 4,096 x 9 KiB = 36 MiB
 
@@ -76,7 +76,7 @@ def _decoded(faces: FaceFiles, *, train: bool, seed: int, low_pass_sigma: float,
 
     def face(path: Any, target: Any) -> tuple[Any, Any]:
         image = tf.numpy_function(decode, [path], tf.float32, stateful=False)
-        return tf.ensure_shape(image, (INPUT_SIZE, INPUT_SIZE, 1)), target
+        return tf.ensure_shape(image, INPUT_SHAPE), target
 
     data = tf.data.Dataset.from_tensor_slices((list(faces.paths), faces.targets))
     if train:

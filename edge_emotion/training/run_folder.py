@@ -73,6 +73,11 @@ class RunFolder:
         return self.root / "summary.json"
 
     @property
+    def log(self) -> Path:
+        """What the run printed: what it loaded, its progress and its epochs, appended to by each stretch."""
+        return self.root / "train.log"
+
+    @property
     def teacher_targets(self) -> Path:
         return self.root / "teacher.npy"
 
@@ -127,17 +132,14 @@ class RunFolder:
 
 
 def load_best_model(root: Path) -> tuple[Any, dict[str, Any]]:
-    """The run's (or member's) best-on-validation model in float32, whatever precision it trained in, and its config.
+    """The run's best-on-validation model in float32, whatever precision it trained in, and its config.
 
     The architecture is rebuilt from the registry and the weights loaded into it, so a
     model trained in mixed bfloat16 comes back as a plain float32 graph for conversion.
+    (``resolve.load_model`` takes any model path: a run, a member, a .keras or .tflite file.)
     """
-    from edge_emotion.training.keras_import import import_keras
-    from edge_emotion.training.members import is_member, load_member
+    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.models import build_model
-
-    if is_member(root):
-        return load_member(root)
 
     run = RunFolder(root)
     config = run.read_config()

@@ -1,0 +1,109 @@
+"""run: the device stage's entry point, ``run_live``: a source, the recognizer, the loop, and optionally the server.
+
+Every flag is checked before the camera opens; Ctrl-C, SIGTERM and SIGHUP stop the loop
+with the video finished and the events kept (``loop.stop_signals_as_ctrl_c``).
+"""
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+
+from edge_emotion.device.events import check_mode
+from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
+from edge_emotion.device.outputs import check_target
+from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.serve import LiveServer
+from edge_emotion.device.sources import open_source, source_kind
+from edge_emotion.device.tracker import Steadiness
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.quiet import verbose
+
+
+@contextlib.contextmanager
+def opencv_quiet() -> Iterator[None]:
+    """OpenCV's own warnings (``[ WARN:0@0.03] global cap_v4l.cpp ... can't open camera by index``) off
+    the terminal unless ``verbose()``: a camera that fails is one error line of ours."""
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    if not verbose():
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
+def run_live(
+    *,
+    camera: str | None = None,
+    video: Path | None = None,
+    loop: bool = False,
+    image: Path | None = None,
+    folder: Path | None = None,
+    model: Path | None = None,
+    threads: int = 2,
+    edgetpu: bool = False,
+    detector: str = "yunet",
+    detect_width: int | None = None,
+    min_face: int | None = None,
+    min_score: float | None = None,
+    landmarks: bool = False,
+    largest: bool = False,
+    mirror: bool = False,
+    smooth_seconds: float = 0.5,
+    hysteresis: float = 0.15,
+    min_frames: int = 3,
+    calibrate: float = 0.0,
+    events: Path | None = None,
+    events_mode: str = "all",
+    save: Path | None = None,
+    show: bool = False,
+    show_fps: bool = True,
+    max_frames: int | None = None,
+    serve: str | None = None,
+    token: str | None = None,
+    insecure: bool = False,
+) -> dict:
+    """Recognise the emotions of the faces in one source (exactly one of ``camera``, ``video``, ``image``,
+    ``folder``) until it ends, ``max_frames``, q in the ``show`` window or Ctrl-C; return the run's summary.
+
+    ``model`` is a .tflite model (default: the shipped int8 one); ``threads``, ``edgetpu``,
+    ``detector``, ``detect_width``, ``min_face``, ``min_score``, ``largest`` and ``mirror``
+    configure the ``EmotionRecognizer``, and a camera or video is tracked with ``smooth_seconds``,
+    ``hysteresis``, ``min_frames`` and ``calibrate`` (seconds of each new face taken as its
+    neutral face). Events go to ``events`` (None or -: stdout) as ``events_mode`` says, annotated
+    frames to ``save`` (never with the frame rate; ``show_fps`` draws it on the window and
+    stream of a live source); ``loop`` replays a ``video`` from its start; ``serve`` (HOST:PORT)
+    serves the live view and events, with ``token``
+    (required off this machine unless ``insecure``).
+    """
+    with contextlib.ExitStack() as stack:
+        kind = source_kind(camera=camera, video=video, image=image, dir=folder)
+        if save is not None:
+            check_target(save, kind)
+        steadiness = Steadiness(smooth_seconds, hysteresis, min_frames)  # bad values fail before the camera opens
+        check_mode(events_mode)
+        if not 0.0 <= calibrate <= 60.0:
+            raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {calibrate}")
+        stack.enter_context(stop_signals_as_ctrl_c())
+        with opencv_quiet():
+            source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop)
+        stack.callback(source.close)
+        recognizer = EmotionRecognizer(
+            model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
+            detect_width=detect_width, largest=largest, mirror=mirror, track=source.kind in ("camera", "video"),
+            steadiness=steadiness, calibrate_seconds=calibrate,
+        )  # fmt: skip
+        server = None
+        if serve:
+            server = stack.enter_context(
+                LiveServer(serve, token=token, insecure=insecure, calibrate=recognizer.calibrate)
+            )
+            print(f"serving {server.url}{'?token=...' if token else ''}", file=sys.stderr, flush=True)
+        return run_loop(
+            source, recognizer, events=events, events_mode=events_mode, save=save, show=show,
+            max_frames=max_frames, server=server, landmarks=landmarks, show_fps=show_fps,
+        )  # fmt: skip

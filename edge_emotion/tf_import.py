@@ -1,0 +1,31 @@
+"""TensorFlow and Keras, imported where used, with an install hint when they are missing.
+
+Unless the user asked for them (``-v``), TensorFlow's C++ start-up lines stay off the terminal:
+TF_CPP_MIN_LOG_LEVEL (read once, when TensorFlow loads) drops its INFO and WARNING logs, and
+the lines written before absl's logging is set up (absl's own "All log messages before
+absl::InitializeLog() is called are written to STDERR", oneDNN's notice) are hidden while it loads.
+"""
+
+import os
+from types import ModuleType
+
+from edge_emotion.errors import missing_extra
+from edge_emotion.quiet import native_output_hidden, verbose
+
+
+def import_tf() -> ModuleType:
+    if not verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        with native_output_hidden(2):
+            import tensorflow as tf
+    except ImportError:
+        raise missing_extra("TensorFlow", "train") from None
+    return tf
+
+
+def import_keras() -> ModuleType:
+    import_tf()
+    import keras
+
+    return keras
