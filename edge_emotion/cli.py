@@ -224,7 +224,10 @@ def evaluate_command(
             help="A run folder (its best epoch), a member folder, a .keras file or a .tflite model.", metavar="MODEL"
         ),
     ],
-    data: DataOption = Path("fer2013.csv"),
+    data: Annotated[
+        Path | None,
+        typer.Option(help="FER2013 CSV or a folder of class folders (default: the run's data, else fer2013.csv)."),
+    ] = None,
     split: Annotated[
         str,
         typer.Option(help="Split to score: Training, PublicTest, PrivateTest, or a folder's train/val/test."),

@@ -10,6 +10,9 @@ from edge_emotion.metrics import Scores, score
 from edge_emotion.plots import plot_confusion
 from edge_emotion.resolve import load_model, model_kind
 
+DEFAULT_DATA = Path("fer2013.csv")
+PACKAGE = Path(__file__).resolve().parents[1]  # the installed edge_emotion folder: no reports written into it
+
 
 class Evaluation(NamedTuple):
     scores: Scores
@@ -18,15 +21,21 @@ class Evaluation(NamedTuple):
 
 
 def evaluate(
-    *, model: Path, data: Path = Path("fer2013.csv"), split: str = "PublicTest", out: Path | None = None,
+    *, model: Path, data: Path | None = None, split: str = "PublicTest", out: Path | None = None,
     mirror: bool = False,
 ) -> Evaluation:  # fmt: skip
-    """Score ``model`` on ``split`` of ``data`` and write the report to ``out`` (default: beside the model).
+    """Score ``model`` on ``split`` of ``data`` and write the report to ``out`` (default: ``default_report_dir``).
 
-    A .tflite model runs in the device's interpreter, a Keras model as its run trained it;
-    ``mirror`` averages each face with its mirror image, as ``run --mirror`` does.
+    ``data`` defaults to the data a run or member trained on, else ``fer2013.csv``. A .tflite
+    model runs in the device's interpreter, a Keras model as its run trained it; ``mirror``
+    averages each face with its mirror image, as ``run --mirror`` does.
     """
-    model_kind(model)  # a wrong path fails before the data is read
+    from edge_emotion.training.fit import load_config
+
+    kind = model_kind(model)  # a wrong path fails before the data is read
+    if data is None:
+        trained = kind in ("run", "member")
+        data = Path(load_config(model / "config.json", allow_unknown=True).data) if trained else DEFAULT_DATA
     report = out or default_report_dir(model, split)
     check_writable(report)
     faces = load_faces(data, split)
@@ -36,8 +45,14 @@ def evaluate(
 
 
 def default_report_dir(model: Path, split: str) -> Path:
+    """Inside a run or member folder; beside a model file, except one installed with the package
+    (the shipped model), whose report goes to ``runs/`` under the current folder instead."""
     name = f"eval-{canonical_split(split)}"
-    return model / name if model.is_dir() else model.with_name(f"{model.stem}-{name}")
+    if model.is_dir():
+        return model / name
+    if model.resolve().is_relative_to(PACKAGE):
+        return Path("runs") / f"{model.stem}-{name}"
+    return model.with_name(f"{model.stem}-{name}")
 
 
 def write_report(scores: Scores, faces: FaceSet, model: Path, out: Path) -> None:
