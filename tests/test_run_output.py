@@ -14,6 +14,7 @@ from fakes import FakeCapture
 from test_device_loop import assert_one_error, camera, read_events, write_video
 from typer.testing import CliRunner
 
+import edge_emotion.device.live as live_module
 import edge_emotion.device.loop as loop_module
 from edge_emotion.cli import app
 from edge_emotion.device.loop import run_loop
@@ -64,7 +65,7 @@ def test_no_fps_reaches_the_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     seen: list[bool] = []
     summary = {"frames": 0, "seconds": 0.0, "fps": 0.0, "faces_detected": 0, "seconds_per_label": {},
                "frames_skipped": 0, "source_lost": False}  # fmt: skip
-    monkeypatch.setattr(loop_module, "run_loop", lambda *a, **k: seen.append(k["show_fps"]) or summary)
+    monkeypatch.setattr(live_module, "run_loop", lambda *a, **k: seen.append(k["show_fps"]) or summary)
     clip = write_video(tmp_path / "clip.avi", 3, np.zeros((48, 64, 3), np.uint8))
     for flags in ([], ["--no-fps"]):
         assert runner.invoke(app, ["run", "--video", str(clip), *flags]).exit_code == 0
