@@ -7,6 +7,8 @@
 #
 # Needs Debian's debootstrap, qemu-user-static and binfmt-support (installed if missing), the
 # Debian and Python package registries, and the project's .venv (make install) for the x86 side.
+# HOST_PY picks another Python for the x86 side: it runs the package it imports (PYTHONPATH
+# included), `edge-emotion run` too, e.g. HOST_PY=/other/.venv/bin/python PYTHONPATH=$PWD.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=${ROOT:-/var/tmp/edge-emotion-arm64}
@@ -62,13 +64,15 @@ PY
 
 log "running on arm64 (emulated)"
 timed run_arm64 in_root /opt/venv/bin/edge-emotion run --dir /opt/faces --events /opt/events-arm64.jsonl --threads 1
-in_root /opt/venv/bin/python /opt/edge-emotion/scripts/int8_outputs.py /opt/crops.npy > "$OUT/int8-arm64.json"
-in_root /opt/venv/bin/python /opt/edge-emotion/scripts/int8_tensors.py /opt/crops.npy /opt/tensors-arm64.npz
+timed int8_outputs_arm64 in_root /opt/venv/bin/python /opt/edge-emotion/scripts/int8_outputs.py /opt/crops.npy > "$OUT/int8-arm64.json"
+timed int8_tensors_arm64 in_root /opt/venv/bin/python /opt/edge-emotion/scripts/int8_tensors.py /opt/crops.npy /opt/tensors-arm64.npz
 cp "$ROOT/opt/tensors-arm64.npz" "$OUT/"
 cp "$ROOT/opt/events-arm64.jsonl" "$OUT/events-arm64.jsonl"
 
 log "running on $(uname -m)"
-"$repo/.venv/bin/edge-emotion" run --dir "$ROOT/opt/faces" --events "$OUT/events-x86_64.jsonl" --threads 1 2>/dev/null
+# The CLI through HOST_PY, so that the x86 side runs the same code as the rest of this side.
+timed run_x86_64 "$HOST_PY" -c 'import sys; from edge_emotion.cli import app; sys.argv[0] = "edge-emotion"; app()' \
+  run --dir "$ROOT/opt/faces" --events "$OUT/events-x86_64.jsonl" --threads 1 2>/dev/null
 "$HOST_PY" "$repo/scripts/int8_outputs.py" "$ROOT/opt/crops.npy" > "$OUT/int8-x86_64.json"
 "$HOST_PY" "$repo/scripts/int8_tensors.py" "$ROOT/opt/crops.npy" "$OUT/tensors-x86_64.npz"
 
@@ -87,20 +91,40 @@ for kernels in ("xnnpack", "reference"):
         "max_int8_difference": max(abs(p - q) for x, y in zip(a, b) for p, q in zip(x, y)),
         "labels_differing": sum(x != y for x, y in zip(arm[kernels]["labels"], x86[kernels]["labels"])),
     }
+# Events files hold several kinds of event (face_enter, ...): only "frame" events carry faces.
 events = {a: [json.loads(l) for l in (out / f"events-{a}.jsonl").read_text().splitlines()] for a in ("arm64", "x86_64")}
-faces = {a: [f for e in ev for f in e["faces"]] for a, ev in events.items()}
+frames = {a: [e for e in ev if e.get("event") == "frame"] for a, ev in events.items()}
+faces = {a: [f for e in fr for f in e["faces"]] for a, fr in frames.items()}
+same_faces = [len(e["faces"]) for e in frames["arm64"]] == [len(e["faces"]) for e in frames["x86_64"]]
+pairs = list(zip(faces["arm64"], faces["x86_64"])) if same_faces else []
+def max_difference(values):
+    largest = max((abs(p - q) for p, q in values), default=None)
+    return None if largest is None else round(largest, 4)
+landmarks = [(p, q) for f, g in pairs if f.get("landmarks") and g.get("landmarks")
+             for pf, pg in zip(f["landmarks"], g["landmarks"]) for p, q in zip(pf, pg)]
+box_difference = max_difference((p, q) for f, g in pairs for p, q in zip(f["box"], g["box"]))
+landmark_difference = max_difference(landmarks)
 report["run"] = {
+    "frames": {a: len(fr) for a, fr in frames.items()},
     "faces": {a: len(f) for a, f in faces.items()},
-    "boxes_and_scores_identical": [(f["box"], f["score"]) for f in faces["arm64"]] == [(f["box"], f["score"]) for f in faces["x86_64"]],
-    "labels_identical": [f["label"] for f in faces["arm64"]] == [f["label"] for f in faces["x86_64"]],
-    "max_probability_difference": max(abs(p[k] - q[k]) for p, q in zip((f["probabilities"] for f in faces["arm64"]), (f["probabilities"] for f in faces["x86_64"])) for k in p),
+    "same_faces_per_frame": same_faces,
+    "faces_with_landmarks": {a: sum(bool(f.get("landmarks")) for f in fs) for a, fs in faces.items()},
+    "boxes_identical": same_faces and all(f["box"] == g["box"] for f, g in pairs),
+    "landmarks_identical": same_faces and all(f.get("landmarks") == g.get("landmarks") for f, g in pairs),
+    "max_box_difference_px": box_difference,
+    "max_landmark_difference_px": landmark_difference,
+    "boxes_and_landmarks_within_a_pixel": same_faces and (box_difference or 0) <= 1 and (landmark_difference or 0) <= 1,
+    "max_score_difference": max_difference((f["score"], g["score"]) for f, g in pairs),
+    "labels_identical": same_faces and [f["label"] for f in faces["arm64"]] == [f["label"] for f in faces["x86_64"]],
+    "max_probability_difference": max_difference((f["probabilities"][k], g["probabilities"][k]) for f, g in pairs for k in f["probabilities"]),
 }
 arm_ops, x86_ops = np.load(out / "tensors-arm64.npz"), np.load(out / "tensors-x86_64.npz")
-report["ops_reference_kernels"] = {
-    name: {"share_differing": round(float((arm_ops[name] != x86_ops[name]).mean()), 5),
-           "arm64_minus_x86_64": sorted({int(v) for v in np.unique(arm_ops[name].astype(int) - x86_ops[name].astype(int))})}
-    for name in sorted(arm_ops.files)
-}
+def compared(name):
+    return {"share_differing": round(float((arm_ops[name] != x86_ops[name]).mean()), 5),
+            "arm64_minus_x86_64": sorted({int(v) for v in np.unique(arm_ops[name].astype(int) - x86_ops[name].astype(int))})}
+# The low-passed, quantised input of all crops (an OpenCV float blur on each CPU), then every op's output on eight.
+report["input_tensor"] = compared("input")
+report["ops_reference_kernels"] = {name: compared(name) for name in sorted(arm_ops.files) if name != "input"}
 report["crops"] = len(arm["xnnpack"]["int8_outputs"])
 report["seconds"] = {k: int(v) for k, v in (line.split() for line in (out / "seconds.txt").read_text().splitlines())}
 report["arm64_packages"] = (out / "arm64-packages.txt").read_text().split()
