@@ -6,7 +6,7 @@ BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 DEMO = demo-output
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint pictures clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 	bash scripts/check_device_install.sh $(BIN)/python
+
+# The README's pictures, regenerated: the demo's annotated picture, the live page (needs Debian's
+# chromium), the per-stage latency chart (from benchmarks/results/device_loop.json) and the
+# shipped model's confusion matrix on PrivateTest (needs the data set: DATA=path/to/fer2013.csv).
+DATA ?= fer2013.csv
+pictures: demo
+	cp $(DEMO)/annotated/two_faces.png docs/demo_annotated.png
+	cd benchmarks && ../$(BIN)/python serve_screenshot.py --out ../docs/live_page.png
+	cd benchmarks && ../$(BIN)/python latency_chart.py
+	$(BIN)/edge-emotion evaluate edge_emotion/models/emotion_int8.tflite --data $(DATA) --split PrivateTest --out runs/shipped-PrivateTest
+	cp runs/shipped-PrivateTest/confusion.png docs/confusion_privatetest.png
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
