@@ -53,7 +53,7 @@ def write_clip(path: Path, frame: np.ndarray, frames: int) -> Path:
 def loop(clip: Path, recognizer: EmotionRecognizer, threads: int, events: Path) -> dict:
     """One run of the loop over ``clip``: its stats, and how many faces each frame had."""
     cv2.setNumThreads(threads)  # the detectors run on OpenCV's threads, the classifier on the interpreter's
-    summary = run_loop(open_video(clip), recognizer, events=events)
+    summary = run_loop(open_video(clip), recognizer, events=events, events_mode="frames")
     faces = [len(json.loads(line)["faces"]) for line in events.read_text().splitlines()]
     return {**summary, "frames_with_a_face": sum(n > 0 for n in faces), "faces_per_frame": round(np.mean(faces), 3)}
 
