@@ -19,7 +19,9 @@ def import_tf() -> ModuleType:
     try:
         with native_output_hidden(2):
             import tensorflow as tf
-    except ImportError:
+    except ModuleNotFoundError as error:
+        if error.name != "tensorflow":  # TensorFlow is there but one of its own imports failed: say which
+            raise
         raise missing_extra("TensorFlow", "train") from None
     return tf
 

@@ -41,7 +41,9 @@ def test_calibrate_on_request_and_its_refusals(int8_model: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="no face with id 7"):
         recognizer.calibrate(7)
     events = [e for t in (0.2, 0.3, 0.4, 0.5) for e in (recognizer.predict(FRAME, t), recognizer.last_events)[1]]
-    assert [e["event"] for e in events] == ["calibrated"] and events[0]["id"] == 1
+    # The label moves to neutral as calibration ends: a change event says so, then calibrated.
+    assert [e["event"] for e in events] == ["change", "calibrated"] and events[0]["to"] == "neutral"
+    assert events[1]["id"] == 1 and events[1]["label"] == "neutral"
     with pytest.raises(EdgeEmotionError, match="tracked stream"):
         EmotionRecognizer(int8_model, detector=ScriptedDetector()).calibrate(1)
 

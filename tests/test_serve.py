@@ -258,3 +258,17 @@ def test_calibration_shows_in_the_stream_then_ends_in_a_calibrated_event(live: L
     assert any(e["faces"] and e["faces"][0]["calibrating"] for e in calibrating)
     (done,) = read_events(live, 1, "calibrated")  # two seconds later
     assert done["id"] == 1 and done["label"] in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def test_a_post_body_is_never_read_as_a_second_request(live: LiveServer) -> None:
+    """A request smuggled in a POST body (with its own Host: localhost) must not be answered."""
+    hidden = b"GET /health?token=s3cret HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as client:
+        client.sendall(
+            b"POST /calibrate?id=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+            + str(len(hidden)).encode() + b"\r\n\r\n" + hidden
+        )  # fmt: skip
+        answer = b""
+        while chunk := client.recv(4096):
+            answer += chunk
+    assert answer.count(b"HTTP/1.") == 1 and answer.startswith(b"HTTP/1.1 403")

@@ -125,6 +125,9 @@ class EmotionRecognizer:
         if not 0.0 <= calibrate_seconds <= 60.0:
             raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {calibrate_seconds}")
         self.tracker = IouTracker(steadiness or Steadiness()) if track else None
+        self.neutral = self.class_names.index("neutral") if "neutral" in self.class_names else None
+        if calibrate_seconds:
+            self._check_neutral()
         self.calibrate_seconds = calibrate_seconds
         self.calibrations: dict[int, Calibration] = {}  # track id -> its neutral window in progress
         self.now = -1.0  # the last frame's time
@@ -164,12 +167,19 @@ class EmotionRecognizer:
                 raise EdgeEmotionError("calibration needs a tracked stream (track=True): ids identify the faces")
             if not 0.0 < seconds <= 60.0:
                 raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {seconds}")
+            self._check_neutral()
             if self._track(track_id) is None:
                 raise EdgeEmotionError(f"no face with id {track_id} in view")
             if track_id in self.calibrations:
                 return False
             self.calibrations[track_id] = Calibration(self.now, seconds)
             return True
+
+    def _check_neutral(self) -> None:
+        if self.neutral is None:
+            raise EdgeEmotionError(
+                f"{self.classifier.path}: its classes ({', '.join(self.class_names)}) have no neutral to calibrate to"
+            )
 
     def _track(self, track_id: int) -> Track | None:
         shown = [t for t in self.tracker.tracks if t.confirmed(self.tracker.steadiness.min_frames)]
@@ -219,7 +229,7 @@ class EmotionRecognizer:
         """Feed each calibrating face its raw frame; a finished window becomes the face's bias."""
         if self.calibrate_seconds:
             for track in tracks:
-                if track.frames == 1:  # a new face: its first seconds are its neutral face
+                if track.frames == self.tracker.steadiness.min_frames:  # a face from the frame it counts
                     self.calibrations[track.id] = Calibration(self.now, self.calibrate_seconds)
         live = {t.id for t in self.tracker.tracks}
         self.calibrations = {i: c for i, c in self.calibrations.items() if i in live}
@@ -228,10 +238,16 @@ class EmotionRecognizer:
             window = self.calibrations.get(track.id)
             if window is None or not window.add(probabilities, self.now):
                 continue
-            track.bias = window.bias(self.class_names.index("neutral"))
-            track.probabilities = apply_bias(track.probabilities, track.bias)
-            track.label = int(track.probabilities.argmax())
+            bias = window.bias(self.neutral)
+            # The smoothed mean already holds an earlier bias: move it by the difference only.
+            track.probabilities = apply_bias(track.probabilities, bias - (0.0 if track.bias is None else track.bias))
+            track.bias = bias
+            previous, track.label = track.label, int(track.probabilities.argmax())
             del self.calibrations[track.id]
+            if previous != track.label:
+                done.append(
+                    TrackEvent("change", track.id, self.now, track.label, previous, float(track.probabilities.max()))
+                )
             done.append(
                 TrackEvent("calibrated", track.id, self.now, track.label, None, float(track.probabilities.max()))
             )

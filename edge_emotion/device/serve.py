@@ -89,7 +89,8 @@ class LiveServer:
     (``calibrate``, the recognizer's). It needs the write token in an ``X-Write-Token``
     header: ``token`` when one is set, else a random one made per run, which only the page
     this server serves carries — a custom header that another site's page cannot send
-    without this server's consent (CORS), so no web page can calibrate a face behind your back.
+    without this server's consent (CORS), so no web page can calibrate a face behind your back
+    — as long as the Host check stands: ``insecure`` drops it along with the token.
 
     Binding beyond loopback needs a ``token`` (checked on every route, as ``?token=`` or an
     ``Authorization: Bearer`` header), or ``insecure=True`` to serve anyone on the network.
@@ -258,6 +259,7 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
             return self.reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
         def do_POST(self) -> None:
+            self.close_connection = True  # its body is never read: it must not be taken for a next request
             if not server.addressed(self.headers.get("Host")):
                 return self.reply(HTTPStatus.MISDIRECTED_REQUEST, b"use http://localhost\n", "text/plain")
             if urlsplit(self.path).path != "/calibrate":
@@ -266,6 +268,7 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
             return self.reply(status, json.dumps(answer).encode(), "application/json")
 
         def refuse(self) -> None:
+            self.close_connection = True  # as in do_POST: an unread body ends the connection
             self.reply(HTTPStatus.METHOD_NOT_ALLOWED, b"the one write route is POST /calibrate\n", "text/plain")
 
         do_PUT = do_DELETE = do_PATCH = refuse

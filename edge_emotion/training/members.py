@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_emotion.atomic import atomic_path, check_writable, copy_file, write_json, write_text
+from edge_emotion.atomic import atomic_paths, check_writable, copy_file, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metrics import agreement, score
 from edge_emotion.training.run_folder import RunFolder, load_best_model, reading
@@ -71,11 +71,6 @@ def save_member(*, run: Path, out: Path) -> dict[str, Any]:
         summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
     earlier = read_member(out)["stretches"] if is_member(out) and config.get("init_from") == str(out) else []
     dtype, check = _weights_dtype(model, config)
-    with atomic_path(out / WEIGHTS_FILE) as temporary, temporary.open("wb") as handle:
-        np.savez(handle, *[w.astype(dtype) for w in model.get_weights()])
-    for name in ("config.json", "history.csv", "curves.png", "summary.json"):
-        if (run / name).is_file():
-            copy_file(run / name, out / name)
     stretch = {"command": train_command(config) + f" --out {run}", **summary}
     record = {
         "arch": config["arch"],
@@ -85,7 +80,15 @@ def save_member(*, run: Path, out: Path) -> dict[str, Any]:
         "float16_check": check,
         "stretches": [*earlier, stretch],
     }
-    write_json(out / MEMBER_FILE, record)
+    # The record, the weights and the config describe one model: written as one unit, record last.
+    with atomic_paths(out / MEMBER_FILE, out / WEIGHTS_FILE, out / "config.json") as (member, weights, flags):
+        with weights.open("wb") as handle:
+            np.savez(handle, *[w.astype(dtype) for w in model.get_weights()])
+        flags.write_bytes(folder.config.read_bytes())
+        member.write_text(json.dumps(record, indent=2) + "\n")
+    for name in ("history.csv", "curves.png", "summary.json"):
+        if (run / name).is_file():
+            copy_file(run / name, out / name)
     write_text(out / "command.txt", "\n".join(s["command"] for s in record["stretches"]) + "\n")
     return record
 
