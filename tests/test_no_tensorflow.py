@@ -10,7 +10,7 @@ import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "matplotlib"):
-            raise ImportError("blocked for this test: " + name)
+            raise ModuleNotFoundError("blocked for this test: " + name, name=name)  # as an absent package
 sys.meta_path.insert(0, Block())
 import edge_emotion.device, edge_emotion.device.loop, edge_emotion.device.recognizer
 from edge_emotion.cli import app

@@ -284,15 +284,15 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
         def stream(self, route: str) -> None:
             video = route == "/stream.mjpg"
             kind = f"multipart/x-mixed-replace; boundary={BOUNDARY}" if video else "text/event-stream"
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", kind)
-            self.send_header("Cache-Control", "no-store")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
             channel, seen = (server.frames, 0) if video else (server.events, server.events.sequence)
-            server.track(route, +1)
+            server.track(route, +1)  # counted before it is answered: /health never lags an answered client
             try:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", kind)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
                 while not server.closed:
                     items = channel.after(seen, timeout=1.0)
                     if not items and not video:
