@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 from common import fer_csv, save
+from edge_emotion.training.data import load_faces
 
 from edge_emotion.device.calibration import apply_bias, neutral_bias
 from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.recognizer import shipped_model
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.preprocess import scale
+from edge_emotion.shipped import shipped_model
 from edge_emotion.training.augment import Jitter, random_affine
-from edge_emotion.training.data import load_faces
 
 NEUTRAL, HAPPY = CLASS_NAMES.index("neutral"), CLASS_NAMES.index("happy")
 WOBBLE = Jitter(shift=0.03, degrees=4.0, zoom=0.04, flip=False)  # a person sitting still before a camera

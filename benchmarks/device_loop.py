@@ -17,9 +17,10 @@ from common import batch1_faces_per_second, save
 from skimage import data as skimage_data
 
 from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer, shipped_model
+from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import face_to_input
+from edge_emotion.shipped import shipped_model
 
 # (threads, mirror): both thread counts, and --mirror at 2 threads
 VARIANTS = ((1, False), (2, False), (2, True))

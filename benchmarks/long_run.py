@@ -16,8 +16,9 @@ from serve_clients import rss_mb
 from skimage import data as skimage_data
 
 from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer, shipped_model
+from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.sources import CaptureSource
+from edge_emotion.shipped import shipped_model
 
 
 class GeneratedCamera:

@@ -12,7 +12,7 @@ from common import batch1_faces_per_second, save
 
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.interpreter import runtime_module
-from edge_emotion.device.recognizer import shipped_model
+from edge_emotion.shipped import shipped_model
 
 
 def cost(model: Path) -> dict:

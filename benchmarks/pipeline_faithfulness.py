@@ -22,9 +22,10 @@ from common import fer_csv, save
 from skimage import data as skimage_data
 
 from edge_emotion.data import load_faces
-from edge_emotion.device.recognizer import EmotionRecognizer, Face, shipped_model
+from edge_emotion.device.recognizer import EmotionRecognizer, Face
 from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import scale
+from edge_emotion.shipped import shipped_model
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 BACKGROUNDS = (

@@ -19,9 +19,10 @@ from common import save
 from device_loop import scene, write_clip
 
 from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer, shipped_model
+from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sources import CaptureSource, Frame
+from edge_emotion.shipped import shipped_model
 
 
 class LoopedVideo:

@@ -219,9 +219,11 @@ def member_command(
 @app.command("evaluate", cls=Command)
 def evaluate_command(
     model: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="A run folder (its best epoch), a member folder, a .keras file or a .tflite model.", metavar="MODEL"
+            help="fast or accurate (a shipped model), a run folder (its best epoch), a member folder, "
+            "a .keras file or a .tflite model.",
+            metavar="MODEL",
         ),
     ],
     data: Annotated[
@@ -309,6 +311,15 @@ def convert_command(
         raise typer.Exit(1)
 
 
+@app.command("models", cls=Command)
+def models_command() -> None:
+    """The shipped models: size, MACs per face, PrivateTest accuracy and faces/s from their metadata."""
+    from edge_emotion.console import print_models
+    from edge_emotion.shipped import installed_models
+
+    print_models(installed_models())
+
+
 @app.command("run", cls=Command)
 def run_command(
     camera: Annotated[
@@ -326,11 +337,13 @@ def run_command(
         Path | None, typer.Option("--dir", help="A folder of images.", rich_help_panel="Source (one is required)")
     ] = None,
     model: Annotated[
-        Path | None,
+        str,
         typer.Option(
-            help="A .tflite model (default: the shipped int8 one); make one with: edge-emotion convert RUN --int8."
+            help="fast or accurate (the shipped int8 models: edge-emotion models lists them), or a .tflite file "
+            "made with: edge-emotion convert RUN --int8.",
+            metavar="fast|accurate|PATH",
         ),
-    ] = None,
+    ] = "fast",
     loop: Annotated[
         bool, typer.Option("--loop", help="With --video: play it again from the start at its end (a live demo).")
     ] = False,

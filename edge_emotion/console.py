@@ -1,6 +1,7 @@
 """Tables for the terminal (Rich), kept apart from the code that computes what they show."""
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -34,6 +35,29 @@ def print_rows(title: str, header: Sequence[str], rows: Sequence[Mapping[str, ob
     for row in rows:
         table.add_row(*(str(row.get(column, "")) for column in header))
     console.print(table)
+
+
+def print_models(models: Sequence[Mapping[str, object]]) -> None:
+    """The shipped models with the figures their sidecars record (— where a figure was not measured)."""
+
+    def figure(row: Mapping[str, object], key: str, form: str) -> str:
+        value = row.get(key)
+        return format(value, form) if isinstance(value, int | float) else "—"
+
+    rows = [
+        {
+            "model": row["name"],
+            "size": f"{int(row['bytes']) / 1e6:.2f} MB",
+            "MACs": f"{figure(row, 'macs', ',')}",
+            "PrivateTest accuracy": figure(row, "privatetest_accuracy", ".1%"),
+            "macro-F1": figure(row, "privatetest_macro_f1", ".3f"),
+            "faces/s, 2 threads": figure(row, "faces_per_second_2_threads", ",.0f"),
+            "file": Path(str(row["path"])).name,
+        }
+        for row in models
+    ]
+    header = ["model", "size", "MACs", "PrivateTest accuracy", "macro-F1", "faces/s, 2 threads", "file"]
+    print_rows("installed models (edge-emotion run --model NAME)", header, rows)
 
 
 def print_conversion(metadata: ModelMetadata, report: dict) -> None:

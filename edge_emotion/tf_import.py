@@ -27,7 +27,10 @@ def import_tf() -> ModuleType:
 
 
 def import_keras() -> ModuleType:
-    import_tf()
+    """Keras on TensorFlow; on the backend KERAS_BACKEND names (jax, torch) Keras alone, so a GPU
+    machine without TensorFlow trains the same models (scripts/train_on_gpu.py)."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        import_tf()
     import keras
 
     return keras

@@ -17,8 +17,8 @@ import numpy as np
 
 from edge_emotion.device.classifier import Classifier, quantize
 from edge_emotion.device.detector import make_detector
-from edge_emotion.device.recognizer import shipped_model
 from edge_emotion.preprocess import align_face, low_pass, scale, to_gray
+from edge_emotion.shipped import shipped_model
 
 
 def int8_outputs(classifier: Classifier, inputs: np.ndarray) -> np.ndarray:

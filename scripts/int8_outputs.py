@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.recognizer import shipped_model
 from edge_emotion.preprocess import scale
+from edge_emotion.shipped import shipped_model
 
 
 def main() -> None:

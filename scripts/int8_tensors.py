@@ -16,9 +16,9 @@ import numpy as np
 
 from edge_emotion.device.classifier import quantize
 from edge_emotion.device.interpreter import runtime_module
-from edge_emotion.device.recognizer import shipped_model
 from edge_emotion.metadata import read_metadata
 from edge_emotion.preprocess import low_pass, scale
+from edge_emotion.shipped import shipped_model
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from edge_emotion.device.classifier import Classifier, quantize
-from edge_emotion.device.recognizer import shipped_model
 from edge_emotion.preprocess import scale
+from edge_emotion.shipped import shipped_model
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "shipped_int8_golden.npz"
 

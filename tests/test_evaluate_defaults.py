@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_emotion.device.recognizer import shipped_model
+from edge_emotion.shipped import shipped_model
 from edge_emotion.training.evaluate import default_report_dir, evaluate
 
 

@@ -25,8 +25,9 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.device.detector import Detection
 from edge_emotion.device.image_header import image_size
-from edge_emotion.device.recognizer import EmotionRecognizer, shipped_model
+from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.shipped import shipped_model
 
 pytestmark = pytest.mark.faults
 runner = CliRunner()

@@ -5,8 +5,8 @@ import pytest
 
 from edge_emotion.device.classifier import dequantize, quantize
 from edge_emotion.device.interpreter import MAX_THREADS, RUNTIME_VARIABLE, make_interpreter, runtime_module
-from edge_emotion.device.recognizer import shipped_model
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.shipped import shipped_model
 
 
 def test_quantize_round_trip_matches_the_int8_input_contract() -> None:

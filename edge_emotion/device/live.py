@@ -43,7 +43,7 @@ def run_live(
     loop: bool = False,
     image: Path | None = None,
     folder: Path | None = None,
-    model: Path | None = None,
+    model: str | Path | None = None,
     threads: int = 2,
     edgetpu: bool = False,
     detector: str = "yunet",
@@ -70,7 +70,7 @@ def run_live(
     """Recognise the emotions of the faces in one source (exactly one of ``camera``, ``video``, ``image``,
     ``folder``) until it ends, ``max_frames``, q in the ``show`` window or Ctrl-C; return the run's summary.
 
-    ``model`` is a .tflite model (default: the shipped int8 one); ``threads``, ``edgetpu``,
+    ``model`` is a shipped model's name (fast, accurate; default fast) or a .tflite file; ``threads``, ``edgetpu``,
     ``detector``, ``detect_width``, ``min_face``, ``min_score``, ``largest`` and ``mirror``
     configure the ``EmotionRecognizer``, and a camera or video is tracked with ``smooth_seconds``,
     ``hysteresis``, ``min_frames`` and ``calibrate`` (seconds of each new face taken as its

@@ -8,7 +8,6 @@ for face in EmotionRecognizer().predict(cv2.imread("group.jpg")):
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,7 @@ from edge_emotion.device.detector import Box, FaceDetector, Landmarks, make_dete
 from edge_emotion.device.tracker import IouTracker, Steadiness, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
-
-SHIPPED_MODEL = "emotion_int8.tflite"
-
-
-def shipped_model() -> Path:
-    """The int8 model trained by the project and installed with the package."""
-    return Path(str(resources.files("edge_emotion") / "models" / SHIPPED_MODEL))
+from edge_emotion.shipped import model_path
 
 
 def as_frame(image: object) -> np.ndarray:
@@ -113,9 +106,7 @@ class EmotionRecognizer:
         steadiness: Steadiness | None = None,
         calibrate_seconds: float = 0.0,
     ) -> None:
-        self.classifier = Classifier(
-            Path(model) if model else shipped_model(), threads=threads, edgetpu=edgetpu, mirror=mirror
-        )
+        self.classifier = Classifier(model_path(model), threads=threads, edgetpu=edgetpu, mirror=mirror)
         self.detector = (
             make_detector(detector, min_face=min_face, min_score=min_score, detect_width=detect_width)
             if isinstance(detector, str)

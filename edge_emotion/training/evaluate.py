@@ -9,6 +9,7 @@ from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import Scores, score
 from edge_emotion.plots import plot_confusion
 from edge_emotion.resolve import load_model, model_kind
+from edge_emotion.shipped import model_path
 
 DEFAULT_DATA = Path("fer2013.csv")
 PACKAGE = Path(__file__).resolve().parents[1]  # the installed edge_emotion folder: no reports written into it
@@ -21,17 +22,19 @@ class Evaluation(NamedTuple):
 
 
 def evaluate(
-    *, model: Path, data: Path | None = None, split: str = "PublicTest", out: Path | None = None,
+    *, model: str | Path, data: Path | None = None, split: str = "PublicTest", out: Path | None = None,
     mirror: bool = False,
 ) -> Evaluation:  # fmt: skip
     """Score ``model`` on ``split`` of ``data`` and write the report to ``out`` (default: ``default_report_dir``).
 
-    ``data`` defaults to the data a run or member trained on, else ``fer2013.csv``. A .tflite
-    model runs in the device's interpreter, a Keras model as its run trained it; ``mirror``
-    averages each face with its mirror image, as ``run --mirror`` does.
+    ``model`` is a shipped model's name (fast, accurate) or a path. ``data`` defaults to the data
+    a run or member trained on, else ``fer2013.csv``. A .tflite model runs in the device's
+    interpreter, a Keras model as its run trained it; ``mirror`` averages each face with its
+    mirror image, as ``run --mirror`` does.
     """
     from edge_emotion.training.fit import load_config
 
+    model = model_path(model)
     kind = model_kind(model)  # a wrong path fails before the data is read
     if data is None:
         trained = kind in ("run", "member")

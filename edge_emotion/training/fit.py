@@ -195,7 +195,7 @@ def _write_derived(run: RunFolder, state: dict[str, Any]) -> None:
     plot_curves(state["history"], run.curves, best_epoch=state["best_epoch"])
 
 
-def _recorder(run: RunFolder, state: dict[str, Any]) -> Any:
+def recorder(run: RunFolder, state: dict[str, Any]) -> Any:
     """A Keras callback that saves the checkpoint with the run's state after every epoch, then what follows from it."""
     keras = import_keras()
 
@@ -420,7 +420,7 @@ def _fit(
         f"model {config.arch}: {model.count_params():,} parameters in {config.precision}; batch {config.batch_size}, "
         f"{len(train_data)} steps per epoch; epochs {first + 1} to {config.epochs}"
     )
-    callbacks = [_recorder(run, state), progress(say, state)]
+    callbacks = [recorder(run, state), progress(say, state)]
     if backup is not None:  # after the recorder, so a backup is never ahead of the run's checkpoint
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
     if first < config.epochs:

@@ -1,0 +1,54 @@
+"""The models the project trained and installs with the package, by name: ``fast`` and ``accurate``.
+
+``--model`` on ``run`` and ``evaluate`` and ``EmotionRecognizer(model=...)`` take one of these
+names or a path. Each model's sidecar JSON carries its measured figures under ``card``
+(written by ``benchmarks/model_card.py``: PrivateTest scored once per shipped model), which
+``edge-emotion models`` lists. Only the standard library here: the device side imports it.
+"""
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edge_emotion.errors import EdgeEmotionError
+
+SHIPPED = {"fast": "emotion_int8.tflite", "accurate": "emotion_accurate_int8.tflite"}
+DEFAULT = "fast"
+
+
+def shipped_model(name: str = DEFAULT) -> Path:
+    """The installed file of the shipped model ``name``."""
+    if name not in SHIPPED:
+        raise EdgeEmotionError(f"no shipped model {name!r}; choose one of: {', '.join(SHIPPED)}, or give a path")
+    return Path(str(resources.files("edge_emotion") / "models" / SHIPPED[name]))
+
+
+def model_path(model: str | Path | None) -> Path:
+    """What ``--model`` names: a shipped model's name (None: the fast one), else a path as given.
+
+    The names win over files of the same name in the current folder: write ``./fast`` for such a file.
+    """
+    if model is None:
+        return shipped_model()
+    if isinstance(model, str) and model in SHIPPED:
+        return shipped_model(model)
+    return Path(model)
+
+
+def installed_models() -> list[dict[str, Any]]:
+    """Each shipped model that is installed: its name, file, size and the figures its sidecar records."""
+    found = []
+    for name in SHIPPED:
+        path = shipped_model(name)
+        if not path.is_file():
+            continue
+        sidecar = path.with_suffix(".json")
+        try:
+            metadata = json.loads(sidecar.read_text())
+        except (OSError, ValueError):
+            metadata = {}
+        card = metadata.get("card") if isinstance(metadata, dict) else None
+        figures = card if isinstance(card, dict) else {}
+        found.append({"name": name, "path": path, "bytes": path.stat().st_size, **figures})
+    return found

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Train ensemble members, then students distilled from them, on a GPU machine without TensorFlow.
+
+A GPU trains the 48x48 models here in seconds per epoch instead of a minute, but the machine
+lent for it has JAX and no TensorFlow. Keras 3 runs the project's own architectures,
+optimizer, loss and run recorder (``compile_model``, ``recorder``) on JAX (KERAS_BACKEND=jax),
+with the same one-pass Lanczos jitter and preprocessing contract as ``edge-emotion train``;
+only the input pipeline differs (numpy arrays jittered a whole epoch ahead in a thread, not
+tf.data). Every model trains in its own process on the one GPU and writes a run folder that
+``edge-emotion member RUN --out members/NAME`` turns into a member, as after ``train``.
+
+    python scripts/train_on_gpu.py pack --data /tmp/fer2013.csv --out .accel/faces.npz.xz
+    KERAS_BACKEND=jax python scripts/train_on_gpu.py train --faces .accel/faces.npz.xz --runs /tmp/runs \\
+        --member m3-vgg16-s3:vgg16:3 --student s1-vgg16:vgg16:1:0.5 --minutes 8 --bundle $OUT
+
+Students are taught by the members (trained here and committed in members/) that together
+score best on PublicTest, chosen greedily; their epochs are sized to the time left.
+"""
+
+import argparse
+import io
+import json
+import lzma
+import math
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge_emotion.data import one_hot  # noqa: E402
+from edge_emotion.preprocess import model_inputs  # noqa: E402
+
+# The recipe of members/m1-vgg16-s1 (67.9 % PublicTest on the CPU): every model here trains with it.
+RECIPE = dict(
+    data="/tmp/fer2013.csv",
+    epochs=90,
+    batch_size=128,
+    learning_rate=0.002,
+    schedule="cosine",
+    label_smoothing=0.1,
+    weight_decay=0.01,
+    precision="mixed_bfloat16",
+)
+RUN_FILES = ("best.keras", "config.json", "history.csv", "curves.png", "summary.json", "train.log")
+BUNDLE_BYTES = 15_000_000  # one returned file's limit is 16 MiB
+
+
+def pack(data: Path, out: Path) -> None:
+    """Training and PublicTest faces of ``data`` in one lzma'd npz (57 MB: it must travel in 64 MiB)."""
+    from edge_emotion.data import load_splits
+
+    splits = load_splits(data, ["Training", "PublicTest"])
+    parts = ("images", "labels")
+    arrays = {f"{split}_{part}": getattr(faces, part) for split, faces in splits.items() for part in parts}
+    buffer = io.BytesIO()
+    np.savez(buffer, source=np.array(str(data)), **arrays)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(lzma.compress(buffer.getvalue()))
+
+
+def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: Path | None) -> None:
+    """One model in ``run_dir``: fit epoch by epoch on arrays jittered one epoch ahead; then its predictions."""
+    import cv2
+
+    from edge_emotion.atomic import write_json
+    from edge_emotion.tf_import import import_keras
+    from edge_emotion.training.augment import random_affine
+    from edge_emotion.training.fit import TrainConfig, compile_model, recorder
+    from edge_emotion.training.models import build_model
+    from edge_emotion.training.run_folder import RunFolder
+
+    cv2.setNumThreads(1)
+    keras = import_keras()
+    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(config_json).items()})
+    faces = np.load(faces_file)
+    x = model_inputs(faces["Training_images"], config.low_pass)
+    y = one_hot(faces["Training_labels"])
+    if teacher_file is not None:
+        y = (1.0 - config.distill_weight) * y + config.distill_weight * np.load(teacher_file)
+    x_val = model_inputs(faces["PublicTest_images"], config.low_pass)
+    y_val = one_hot(faces["PublicTest_labels"])
+    keras.utils.set_random_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    run = RunFolder(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run.config, asdict(config))
+    model = compile_model(config, math.ceil(len(x) / config.batch_size))
+    state = {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
+    callbacks = [recorder(run, state)]
+
+    def epoch_data() -> tuple[np.ndarray, np.ndarray]:
+        order = rng.permutation(len(x))
+        return random_affine(x[order], rng), y[order]
+
+    log = run.log.open("a")
+    with ThreadPoolExecutor(1) as pool:
+        upcoming = pool.submit(epoch_data)
+        for epoch in range(config.epochs):
+            started = time.monotonic()
+            images, targets = upcoming.result()
+            if epoch + 1 < config.epochs:
+                upcoming = pool.submit(epoch_data)
+            fitted = model.fit(
+                images, targets, batch_size=config.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
+                validation_data=(x_val, y_val), callbacks=callbacks, verbose=0,
+            )  # fmt: skip
+            scores = {k: round(float(v[-1]), 4) for k, v in fitted.history.items()}
+            line = f"{run_dir.name} epoch {epoch + 1}/{config.epochs} {time.monotonic() - started:.1f}s {scores}"
+            print(line, flush=True)
+            log.write(line + "\n")
+    log.close()
+    summary = {
+        "arch": config.arch,
+        "params": int(model.count_params()),
+        "data": config.data,
+        "train_faces": len(x),
+        "val_faces": len(x_val),
+        "val_split": config.val_split,
+        "seed": config.seed,
+        "epochs": state["epoch"],
+        "seconds": round(state["seconds"], 1),
+        "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 1),
+        "best_epoch": state["best_epoch"],
+        "best_val_accuracy": round(state["best_val_accuracy"], 4),
+        "trained_on": f"GPU, Keras {keras.__version__} on {keras.backend.backend()} (scripts/train_on_gpu.py)",
+    }
+    write_json(run.summary, summary)
+    # best.keras without optimizer state, in float32: what `edge-emotion member` reads, a third the size.
+    keras.mixed_precision.set_global_policy("float32")
+    best = build_model(config.arch)
+    best.load_weights(run.best)
+    best.save(run.best)
+    np.save(run_dir / "val_probabilities.npy", predict(best, x_val))
+    np.save(run_dir / "train_probabilities.npy", predict(best, x, mirror=True))
+
+
+def predict(model: object, inputs: np.ndarray, *, mirror: bool = False) -> np.ndarray:
+    """Probabilities in float32; with ``mirror`` averaged with the mirrored faces' (a teacher's targets)."""
+    probabilities = model.predict(inputs, batch_size=1024, verbose=0)
+    if mirror:
+        probabilities = (probabilities + model.predict(inputs[:, :, ::-1], batch_size=1024, verbose=0)) / 2
+    return probabilities.astype(np.float32)
+
+
+def committed_member_probabilities(faces: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """PublicTest and (mirror-averaged) Training probabilities of every member committed in members/."""
+    from edge_emotion.training.members import is_member, load_member
+
+    found = {}
+    for folder in sorted((ROOT / "members").iterdir()):
+        if not is_member(folder):
+            continue
+        model, config = load_member(folder)
+        x = model_inputs(faces["Training_images"], config["low_pass"])
+        x_val = model_inputs(faces["PublicTest_images"], config["low_pass"])
+        found[f"members/{folder.name}"] = {"val": predict(model, x_val), "train": predict(model, x, mirror=True)}
+    return found
+
+
+def greedy_ensemble(candidates: dict[str, dict[str, np.ndarray]], labels: np.ndarray, most: int = 6) -> list[str]:
+    """Members added one at a time while the mean of their PublicTest probabilities gets more accurate."""
+    chosen: list[str] = []
+    best = 0.0
+    while len(chosen) < most:
+        scores = {
+            name: float((np.mean([candidates[n]["val"] for n in (*chosen, name)], axis=0).argmax(1) == labels).mean())
+            for name in candidates
+            if name not in chosen
+        }
+        if not scores or max(scores.values()) <= best:
+            break
+        name = max(scores, key=scores.get)
+        chosen.append(name)
+        best = scores[name]
+        print(f"ensemble {len(chosen)}: + {name} -> {best:.4f} PublicTest", flush=True)
+    return chosen
+
+
+def launch(faces_file: Path, runs: Path, configs: dict[str, dict], teacher: Path | None, deadline: float) -> None:
+    """One process per model on the GPU; any still running at ``deadline`` is stopped (its best epoch stays)."""
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "PYTHONUNBUFFERED": "1"}
+    taught = ["--teacher", str(teacher)] if teacher else []
+    common = [sys.executable, __file__, "one", "--faces", str(faces_file), *taught]
+    processes = [
+        subprocess.Popen([*common, "--run", str(runs / name), "--config", json.dumps(config)], env=env)
+        for name, config in configs.items()
+    ]
+    for process in processes:
+        try:
+            process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def bundle(runs: Path, out: Path) -> None:
+    """The runs' files in as few .tar.gz files as fit the returned-file limit."""
+    out.mkdir(parents=True, exist_ok=True)
+    groups: list[list[Path]] = [[]]
+    for run in sorted(p for p in runs.iterdir() if (p / "best.keras").is_file()):
+        size = sum((run / f).stat().st_size for f in RUN_FILES if (run / f).is_file())
+        if groups[-1] and sum(s for _, s in groups[-1]) + size > BUNDLE_BYTES:
+            groups.append([])
+        groups[-1].append((run, size))
+    for i, group in enumerate(groups):
+        with tarfile.open(out / f"runs-{i}.tar.gz", "w:gz") as tar:
+            for run, _ in group:
+                for name in RUN_FILES:
+                    if (run / name).is_file():
+                        tar.add(run / name, arcname=f"{run.name}/{name}")
+
+
+def spec_configs(specs: list[str], student: bool, epochs: int, teachers: tuple[str, ...]) -> dict[str, dict]:
+    """NAME:ARCH:SEED (members) or NAME:ARCH:SEED:WEIGHT (students) as run configs."""
+    from edge_emotion.training.fit import TrainConfig
+
+    configs = {}
+    for spec in specs:
+        name, arch, seed, *rest = spec.split(":")
+        config = TrainConfig(**RECIPE, arch=arch, seed=int(seed))
+        config = replace(config, epochs=epochs)
+        if student:
+            config = replace(config, teachers=teachers, distill_weight=float(rest[0]))
+        configs[name] = asdict(config)
+    return configs
+
+
+def train(args: argparse.Namespace) -> None:
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # the GPU is shared with the training processes
+    started = time.monotonic()
+    deadline = started + args.minutes * 60
+    faces_file = Path("/tmp/faces.npz")
+    faces_file.write_bytes(lzma.decompress(args.faces.read_bytes()))
+    faces = dict(np.load(faces_file))
+    args.runs.mkdir(parents=True, exist_ok=True)
+    members = spec_configs(args.member, False, args.epochs, ())
+    member_deadline = deadline - (args.student_minutes * 60 if args.student else 0)
+    launch(faces_file, args.runs, members, None, member_deadline)
+    print(f"members done in {time.monotonic() - started:.0f} s", flush=True)
+    if args.student:
+        candidates = committed_member_probabilities(faces)
+        for name in members:
+            if (args.runs / name / "val_probabilities.npy").is_file():
+                run = args.runs / name
+                candidates[f"members/{name}"] = {p: np.load(run / f"{p}_probabilities.npy") for p in ("val", "train")}
+        for name, c in candidates.items():
+            print(f"{name}: {(c['val'].argmax(1) == faces['PublicTest_labels']).mean():.4f} PublicTest", flush=True)
+        chosen = greedy_ensemble(candidates, faces["PublicTest_labels"])
+        teacher = args.runs / "teacher.npy"
+        np.save(teacher, np.mean([candidates[n]["train"] for n in chosen], axis=0).astype(np.float32))
+        summaries = [args.runs / n / "summary.json" for n in members if (args.runs / n / "summary.json").is_file()]
+        per_epoch = max((json.loads(s.read_text())["seconds_per_epoch"] for s in summaries), default=4.0)
+        left = deadline - time.monotonic() - 60
+        epochs = max(10, min(args.student_epochs, int(left / (1.2 * per_epoch))))
+        print(f"students: {epochs} epochs ({left:.0f} s left, {per_epoch} s per epoch)", flush=True)
+        students = spec_configs(args.student, True, epochs, tuple(chosen))
+        launch(faces_file, args.runs, students, teacher, deadline)
+    if args.bundle:
+        bundle(args.runs, args.bundle)
+    print(f"all done in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    packing = commands.add_parser("pack")
+    packing.add_argument("--data", type=Path, required=True)
+    packing.add_argument("--out", type=Path, required=True)
+    training = commands.add_parser("train")
+    training.add_argument("--faces", type=Path, required=True)
+    training.add_argument("--runs", type=Path, required=True)
+    training.add_argument("--member", action="append", default=[], help="NAME:ARCH:SEED")
+    training.add_argument("--student", action="append", default=[], help="NAME:ARCH:SEED:DISTILL_WEIGHT")
+    training.add_argument("--epochs", type=int, default=RECIPE["epochs"])
+    training.add_argument("--student-epochs", type=int, default=150)
+    training.add_argument("--minutes", type=float, default=8.0)
+    training.add_argument("--student-minutes", type=float, default=4.0)
+    training.add_argument("--bundle", type=Path)
+    one = commands.add_parser("one")
+    one.add_argument("--faces", type=Path, required=True)
+    one.add_argument("--run", type=Path, required=True)
+    one.add_argument("--config", required=True)
+    one.add_argument("--teacher", type=Path)
+    args = parser.parse_args()
+    if args.command == "pack":
+        pack(args.data, args.out)
+    elif args.command == "train":
+        train(args)
+    else:
+        train_one(args.faces, args.run, args.config, args.teacher)
+
+
+if __name__ == "__main__":
+    main()
