@@ -166,25 +166,6 @@ def committed_member_probabilities(faces: dict[str, np.ndarray]) -> dict[str, di
     return found
 
 
-def greedy_ensemble(candidates: dict[str, dict[str, np.ndarray]], labels: np.ndarray, most: int = 6) -> list[str]:
-    """Members added one at a time while the mean of their PublicTest probabilities gets more accurate."""
-    chosen: list[str] = []
-    best = 0.0
-    while len(chosen) < most:
-        scores = {
-            name: float((np.mean([candidates[n]["val"] for n in (*chosen, name)], axis=0).argmax(1) == labels).mean())
-            for name in candidates
-            if name not in chosen
-        }
-        if not scores or max(scores.values()) <= best:
-            break
-        name = max(scores, key=scores.get)
-        chosen.append(name)
-        best = scores[name]
-        print(f"ensemble {len(chosen)}: + {name} -> {best:.4f} PublicTest", flush=True)
-    return chosen
-
-
 def launch(faces_file: Path, runs: Path, configs: dict[str, dict], teacher: Path | None, deadline: float) -> None:
     """One process per model on the GPU; any still running at ``deadline`` is stopped (its best epoch stays)."""
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "PYTHONUNBUFFERED": "1"}
@@ -234,6 +215,8 @@ def spec_configs(specs: list[str], student: bool, epochs: int, teachers: tuple[s
 
 
 def train(args: argparse.Namespace) -> None:
+    from edge_emotion.training.members import choose_ensemble
+
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # the GPU is shared with the training processes
     started = time.monotonic()
     deadline = started + args.minutes * 60
@@ -253,7 +236,8 @@ def train(args: argparse.Namespace) -> None:
                 candidates[f"members/{name}"] = {p: np.load(run / f"{p}_probabilities.npy") for p in ("val", "train")}
         for name, c in candidates.items():
             print(f"{name}: {(c['val'].argmax(1) == faces['PublicTest_labels']).mean():.4f} PublicTest", flush=True)
-        chosen = greedy_ensemble(candidates, faces["PublicTest_labels"])
+        chosen = choose_ensemble({n: c["val"] for n, c in candidates.items()}, faces["PublicTest_labels"])
+        print(f"teacher: {', '.join(chosen)}", flush=True)
         teacher = args.runs / "teacher.npy"
         np.save(teacher, np.mean([candidates[n]["train"] for n in chosen], axis=0).astype(np.float32))
         summaries = [args.runs / n / "summary.json" for n in members if (args.runs / n / "summary.json").is_file()]

@@ -12,6 +12,7 @@ from edge_emotion.data import load_faces
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.resolve import load_model
 from edge_emotion.training.fit import TrainConfig, train
+from edge_emotion.training.members import choose_ensemble
 
 runner = CliRunner()
 
@@ -87,3 +88,14 @@ def test_bad_init_from_is_one_clear_error(problem: str, member: Path, fer_csv: P
     with pytest.raises(EdgeEmotionError, match=str(source)):
         train(config=config, out=tmp_path / "run")
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_choose_ensemble_adds_the_member_that_helps_most_within_the_budget() -> None:
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    sure = np.array([[0.9, 0.05, 0.05]] * 3 + [[0.1, 0.8, 0.1]] + [[0.1, 0.3, 0.6]] * 2)  # 4 of 6 right
+    other = np.array([[0.35, 0.25, 0.4]] * 4 + [[0.05, 0.9, 0.05]] * 2)  # 2 of 6, but right where `sure` is wrong
+    weak = np.array([[0.2, 0.1, 0.7]] * 6)  # never right
+    probabilities = {"sure": sure, "copy": sure.copy(), "other": other, "weak": weak}
+    assert choose_ensemble(probabilities, labels) == ["sure", "other"]  # the copy adds nothing, so is left out
+    assert choose_ensemble(probabilities, labels, lambda names: "other" not in names) == ["sure"]
+    assert choose_ensemble(probabilities, labels, lambda names: False) == []

@@ -7,6 +7,7 @@ every stretch it was trained in. ``train --init-from MEMBER`` warm-starts the ne
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,29 @@ def load_member(path: Path) -> tuple[Any, dict[str, Any]]:
     model = build_model(config["arch"])
     set_weights(model, weights, path)
     return model, config
+
+
+def choose_ensemble(
+    probabilities: dict[str, np.ndarray], labels: np.ndarray, fits: Callable[[list[str]], bool] = lambda _: True
+) -> list[str]:
+    """Members added one at a time, each the one that makes the mean of their probabilities most
+    accurate on ``labels``, while that gains and the members still ``fits`` (a MAC or size budget).
+
+    Forward selection on the validation split: the split that chooses, never the one that scores.
+    """
+    chosen: list[str] = []
+    best = 0.0
+    while True:
+        scores = {
+            name: float((np.mean([probabilities[n] for n in (*chosen, name)], axis=0).argmax(1) == labels).mean())
+            for name in probabilities
+            if name not in chosen and fits([*chosen, name])
+        }
+        if not scores or max(scores.values()) <= best:
+            return chosen
+        name = max(scores, key=scores.__getitem__)
+        chosen.append(name)
+        best = scores[name]
 
 
 def set_weights(model: Any, weights: list[np.ndarray], source: Path) -> None:
