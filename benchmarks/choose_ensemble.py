@@ -2,11 +2,12 @@
 
 Every member in members/ predicts PublicTest once (single crop, float32); members are added
 one at a time while the mean of their probabilities gets more accurate and their MACs stay
-within the budget that the target speed allows (1,000 faces/s at batch 1 on 2 threads: about
-185 M MACs at the 187 effective GMAC/s measured for the fast model, benchmarks/model_cost.py)
-and their int8 weights within 3 MB. PrivateTest is not read: it scores the shipped model once.
+within the budget that the target speed allows (1,000 faces/s at batch 1 on 2 threads: an
+ensemble of 259 M MACs ran at 300 effective GMAC/s here, benchmarks/model_cost.py, so about
+300 M; 270 M keeps a tenth in hand) and their int8 weights within 3 MB. The students' teacher
+is chosen the same way without a budget. PrivateTest is not read: it scores the shipped model once.
 
-    python benchmarks/choose_ensemble.py [--max-macs 185e6]
+    python benchmarks/choose_ensemble.py [--max-macs 270e6]
 """
 
 import argparse
@@ -38,7 +39,7 @@ def macs(model: object) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--max-macs", type=float, default=185e6)
+    parser.add_argument("--max-macs", type=float, default=270e6)
     args = parser.parse_args()
     faces = load_faces(fer_csv(), "PublicTest")
     probabilities, costs, sizes, rows = {}, {}, {}, {}
@@ -56,7 +57,11 @@ def main() -> None:
         faces.labels,
         lambda names: sum(costs[n] for n in names) <= args.max_macs and sum(sizes[n] for n in names) <= MAX_BYTES,
     )
-    mean = np.mean([probabilities[name] for name in chosen], axis=0)
+    teacher = choose_ensemble(probabilities, faces.labels)
+
+    def accuracy(names: list[str]) -> float:
+        return round(float((np.mean([probabilities[n] for n in names], axis=0).argmax(1) == faces.labels).mean()), 4)
+
     save(
         "choose_ensemble",
         {
@@ -66,10 +71,10 @@ def main() -> None:
             "chosen": chosen,
             "chosen_macs": sum(costs[name] for name in chosen),
             "chosen_params": sum(sizes[name] for name in chosen),
-            "chosen_publictest_accuracy": round(float((mean.argmax(1) == faces.labels).mean()), 4),
-            "all_members_publictest_accuracy": round(
-                float((np.mean(list(probabilities.values()), axis=0).argmax(1) == faces.labels).mean()), 4
-            ),
+            "chosen_publictest_accuracy": accuracy(chosen),
+            "teacher": teacher,
+            "teacher_publictest_accuracy": accuracy(teacher),
+            "all_members_publictest_accuracy": accuracy(list(probabilities)),
         },
     )
 
