@@ -27,7 +27,7 @@ test: $(STAMP)
 
 # The README's pictures, regenerated: the demo's annotated picture, the live page (needs Debian's
 # chromium), the per-stage latency chart (from benchmarks/results/device_loop.json) and the
-# shipped model's confusion matrix on PrivateTest (needs the data set: DATA=path/to/fer2013.csv).
+# shipped models' confusion matrices on PrivateTest (need the data set: DATA=path/to/fer2013.csv).
 DATA ?= fer2013.csv
 pictures: demo
 	cp $(DEMO)/annotated/two_faces.png docs/demo_annotated.png
@@ -35,6 +35,8 @@ pictures: demo
 	cd benchmarks && ../$(BIN)/python latency_chart.py
 	$(BIN)/edge-emotion evaluate edge_emotion/models/emotion_int8.tflite --data $(DATA) --split PrivateTest --out runs/shipped-PrivateTest
 	cp runs/shipped-PrivateTest/confusion.png docs/confusion_privatetest.png
+	$(BIN)/edge-emotion evaluate accurate --data $(DATA) --split PrivateTest --out runs/accurate-PrivateTest
+	cp runs/accurate-PrivateTest/confusion.png docs/confusion_privatetest_accurate.png
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
