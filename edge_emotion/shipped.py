@@ -33,7 +33,11 @@ def model_path(model: str | Path | None) -> Path:
         return shipped_model()
     if isinstance(model, str) and model in SHIPPED:
         return shipped_model(model)
-    return Path(model)
+    path = Path(model)
+    if isinstance(model, str) and not path.exists() and not path.suffix and len(path.parts) == 1:
+        # A bare word that is no file: most likely a misspelt name, so say which names there are.
+        raise EdgeEmotionError(f"no model {model!r}: name a shipped model ({', '.join(SHIPPED)}) or a model file")
+    return path
 
 
 def installed_models() -> list[dict[str, Any]]:

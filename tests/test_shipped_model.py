@@ -56,6 +56,10 @@ def test_models_are_named_fast_and_accurate_and_paths_pass_through(tmp_path: Pat
     assert model_path(tmp_path / "fast") == tmp_path / "fast"
     with pytest.raises(EdgeEmotionError, match="no shipped model 'tiny'"):
         shipped_model("tiny")
+    with pytest.raises(EdgeEmotionError, match=r"no model 'accuracte': name a shipped model \(fast, accurate\)"):
+        model_path("accuracte")
+    result = CliRunner().invoke(app, ["run", "--model", "accuracte", "--image", str(tmp_path / "x.png")])
+    assert result.exit_code == 1 and "error: no model 'accuracte'" in result.output
 
 
 def test_models_lists_every_shipped_model_with_the_figures_of_its_card() -> None:
