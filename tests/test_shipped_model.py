@@ -58,6 +58,7 @@ def test_models_are_named_fast_and_accurate_and_paths_pass_through(tmp_path: Pat
         shipped_model("tiny")
     with pytest.raises(EdgeEmotionError, match=r"no model 'accuracte': name a shipped model \(fast, accurate\)"):
         model_path("accuracte")
+    cv2.imwrite(str(tmp_path / "x.png"), np.zeros((64, 64), np.uint8))
     result = CliRunner().invoke(app, ["run", "--model", "accuracte", "--image", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "error: no model 'accuracte'" in result.output
 
