@@ -17,8 +17,8 @@ import numpy as np
 from common import fer_csv, save
 
 from edge_emotion.data import load_faces
-from edge_emotion.preprocess import model_inputs
-from edge_emotion.training.members import choose_ensemble, is_member, load_member
+from edge_emotion.resolve import load_model
+from edge_emotion.training.members import choose_ensemble, is_member
 
 MEMBERS = Path(__file__).resolve().parents[1] / "members"
 MAX_BYTES = 3_000_000  # int8 weights: about a byte per parameter
@@ -44,11 +44,11 @@ def main() -> None:
     faces = load_faces(fer_csv(), "PublicTest")
     probabilities, costs, sizes, rows = {}, {}, {}, {}
     for folder in sorted(p for p in MEMBERS.iterdir() if is_member(p)):
-        model, config = load_member(folder)
-        probabilities[folder.name] = model.predict(model_inputs(faces.images, config["low_pass"]), verbose=0)
-        costs[folder.name], sizes[folder.name] = macs(model), model.count_params()
+        member = load_model(folder)
+        probabilities[folder.name] = member.predict(faces)
+        costs[folder.name], sizes[folder.name] = macs(member.model), member.model.count_params()
         accuracy = float((probabilities[folder.name].argmax(1) == faces.labels).mean())
-        rows[folder.name] = {"arch": config["arch"], "macs": costs[folder.name], "params": sizes[folder.name],
+        rows[folder.name] = {"arch": member.config["arch"], "macs": costs[folder.name], "params": sizes[folder.name],
                              "publictest_accuracy": round(accuracy, 4)}  # fmt: skip
         print(folder.name, rows[folder.name], flush=True)
     # MACs bound the speed; with a byte per int8 weight the parameters bound the size.

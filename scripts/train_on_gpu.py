@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge_emotion.data import one_hot  # noqa: E402
+from edge_emotion.data import FaceSet, one_hot  # noqa: E402
 from edge_emotion.preprocess import model_inputs  # noqa: E402
 
 # The recipe of members/m1-vgg16-s1 (67.9 % PublicTest on the CPU): every model here trains with it.
@@ -67,27 +67,32 @@ def pack(data: Path, out: Path) -> None:
     out.write_bytes(lzma.compress(buffer.getvalue()))
 
 
+def packed(faces: dict[str, np.ndarray], split: str) -> FaceSet:
+    """One split of the packed faces as the FaceSet the project's code takes."""
+    return FaceSet(faces[f"{split}_images"], one_hot(faces[f"{split}_labels"]), f"packed {split}")
+
+
 def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: Path | None) -> None:
     """One model in ``run_dir``: fit epoch by epoch on arrays jittered one epoch ahead; then its predictions."""
     import cv2
 
     from edge_emotion.atomic import write_json
+    from edge_emotion.resolve import predict_keras
     from edge_emotion.tf_import import import_keras
     from edge_emotion.training.augment import random_affine
-    from edge_emotion.training.fit import TrainConfig, compile_model, recorder
+    from edge_emotion.training.distill import distilled
+    from edge_emotion.training.fit import TrainConfig, compile_model, recorder, run_summary
     from edge_emotion.training.models import build_model
     from edge_emotion.training.run_folder import RunFolder
 
     cv2.setNumThreads(1)
     keras = import_keras()
     config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(config_json).items()})
-    faces = np.load(faces_file)
-    x = model_inputs(faces["Training_images"], config.low_pass)
-    y = one_hot(faces["Training_labels"])
-    if teacher_file is not None:
-        y = (1.0 - config.distill_weight) * y + config.distill_weight * np.load(teacher_file)
-    x_val = model_inputs(faces["PublicTest_images"], config.low_pass)
-    y_val = one_hot(faces["PublicTest_labels"])
+    faces = dict(np.load(faces_file))
+    train, val = packed(faces, "Training"), packed(faces, "PublicTest")
+    taught = train if teacher_file is None else distilled(train, np.load(teacher_file), config.distill_weight)
+    x, y = model_inputs(train.images, config.low_pass), taught.targets
+    x_val = model_inputs(val.images, config.low_pass)
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     run = RunFolder(run_dir)
@@ -111,58 +116,38 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
                 upcoming = pool.submit(epoch_data)
             fitted = model.fit(
                 images, targets, batch_size=config.batch_size, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
-                validation_data=(x_val, y_val), callbacks=callbacks, verbose=0,
+                validation_data=(x_val, val.targets), callbacks=callbacks, verbose=0,
             )  # fmt: skip
             scores = {k: round(float(v[-1]), 4) for k, v in fitted.history.items()}
             line = f"{run_dir.name} epoch {epoch + 1}/{config.epochs} {time.monotonic() - started:.1f}s {scores}"
             print(line, flush=True)
             log.write(line + "\n")
     log.close()
-    summary = {
-        "arch": config.arch,
-        "params": int(model.count_params()),
-        "data": config.data,
-        "train_faces": len(x),
-        "val_faces": len(x_val),
-        "val_split": config.val_split,
-        "seed": config.seed,
-        "epochs": state["epoch"],
-        "seconds": round(state["seconds"], 1),
-        "seconds_per_epoch": round(state["seconds"] / max(state["epoch"], 1), 1),
-        "best_epoch": state["best_epoch"],
-        "best_val_accuracy": round(state["best_val_accuracy"], 4),
-        "trained_on": f"GPU, Keras {keras.__version__} on {keras.backend.backend()} (scripts/train_on_gpu.py)",
-    }
+    trained_on = f"GPU, Keras {keras.__version__} on {keras.backend.backend()} (scripts/train_on_gpu.py)"
+    summary = run_summary(config, model, state, train_faces=len(x), val_faces=len(x_val), trained_on=trained_on)
     write_json(run.summary, summary)
     # best.keras without optimizer state, in float32: what `edge-emotion member` reads, a third the size.
     keras.mixed_precision.set_global_policy("float32")
     best = build_model(config.arch)
     best.load_weights(run.best)
     best.save(run.best)
-    np.save(run_dir / "val_probabilities.npy", predict(best, x_val))
-    np.save(run_dir / "train_probabilities.npy", predict(best, x, mirror=True))
-
-
-def predict(model: object, inputs: np.ndarray, *, mirror: bool = False) -> np.ndarray:
-    """Probabilities in float32; with ``mirror`` averaged with the mirrored faces' (a teacher's targets)."""
-    probabilities = model.predict(inputs, batch_size=1024, verbose=0)
-    if mirror:
-        probabilities = (probabilities + model.predict(inputs[:, :, ::-1], batch_size=1024, verbose=0)) / 2
-    return probabilities.astype(np.float32)
+    for name, probabilities in (
+        ("val", predict_keras(best, val, low_pass_sigma=config.low_pass)),
+        ("train", predict_keras(best, train, mirror=True, low_pass_sigma=config.low_pass)),  # a teacher's targets
+    ):
+        np.save(run_dir / f"{name}_probabilities.npy", probabilities.astype(np.float32))
 
 
 def committed_member_probabilities(faces: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """PublicTest and (mirror-averaged) Training probabilities of every member committed in members/."""
-    from edge_emotion.training.members import is_member, load_member
+    """PublicTest and (mirror-averaged, as a teacher's) Training probabilities of every member in members/."""
+    from edge_emotion.resolve import load_model
+    from edge_emotion.training.members import is_member
 
+    train, val = packed(faces, "Training"), packed(faces, "PublicTest")
     found = {}
-    for folder in sorted((ROOT / "members").iterdir()):
-        if not is_member(folder):
-            continue
-        model, config = load_member(folder)
-        x = model_inputs(faces["Training_images"], config["low_pass"])
-        x_val = model_inputs(faces["PublicTest_images"], config["low_pass"])
-        found[f"members/{folder.name}"] = {"val": predict(model, x_val), "train": predict(model, x, mirror=True)}
+    for folder in sorted(p for p in (ROOT / "members").iterdir() if is_member(p)):
+        member = load_model(folder)
+        found[f"members/{folder.name}"] = {"val": member.predict(val), "train": member.predict(train, mirror=True)}
     return found
 
 

@@ -436,14 +436,26 @@ def _fit(
             )
     if backup is not None:
         remove_backups(backup)
-    summary = {
+    summary = run_summary(
+        config, model, state, train_faces=len(train_faces), val_faces=len(val_faces),
+        streamed=isinstance(train_faces, FaceFiles), replicas=int(strategy.num_replicas_in_sync),
+    )  # fmt: skip
+    write_json(run.summary, summary)
+    return summary
+
+
+def run_summary(
+    config: TrainConfig, model: Any, state: dict[str, Any], *, train_faces: int, val_faces: int, **how: Any
+) -> dict[str, Any]:
+    """What a finished run says of itself in summary.json (and a member's record of the stretch);
+    ``how`` adds how it trained (streamed, replicas, the machine)."""
+    return {
         "arch": config.arch,
         "params": int(model.count_params()),
         "data": config.data,
-        "train_faces": len(train_faces),
-        "val_faces": len(val_faces),
-        "streamed": isinstance(train_faces, FaceFiles),
-        "replicas": int(strategy.num_replicas_in_sync),
+        "train_faces": train_faces,
+        "val_faces": val_faces,
+        **how,
         "val_split": config.val_split,
         "seed": config.seed,
         "epochs": state["epoch"],
@@ -452,5 +464,3 @@ def _fit(
         "best_epoch": state["best_epoch"],
         "best_val_accuracy": round(state["best_val_accuracy"], 4),
     }
-    write_json(run.summary, summary)
-    return summary
