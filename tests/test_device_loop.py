@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 from pathlib import Path
 
 import cv2
@@ -8,6 +10,8 @@ from fakes import FakeCapture, ScriptedDetector
 from typer.testing import CliRunner, Result
 
 from edge_emotion.cli import app
+from edge_emotion.device import loop
+from edge_emotion.device.events import EventWriter
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.sources import CaptureSource
@@ -209,7 +213,7 @@ def test_run_with_mirror(int8_model: Path, astronaut: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     (event,) = [json.loads(line) for line in events.read_text().splitlines()]
     (face,) = event["faces"]
-    plain = EmotionRecognizer(int8_model).predict(cv2.imread(str(astronaut)))[0]
+    plain = EmotionRecognizer(int8_model, photos=True).predict(cv2.imread(str(astronaut)))[0]  # as run --image
     assert face["box"] == list(plain.box)
     assert face["probabilities"] != {k: round(v, 4) for k, v in plain.probabilities.items()}
 
@@ -239,6 +243,26 @@ def test_ctrl_c_keeps_the_video_and_the_events(int8_model: Path, tmp_path: Path)
     summary = run_loop(source, recognizer(int8_model), events=events, save=out)
     assert summary["frames"] == 4 and len(read_events(events)) == 4
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+
+
+class StoppedWriter(EventWriter):
+    """Events whose third frame line comes with a Ctrl-C, between writing the line and the video frame."""
+
+    def write(self, event: dict) -> None:
+        super().write(event)
+        if event["event"] == "frame" and event["frame"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_stop_between_the_events_and_the_video_waits_for_the_frame(
+    int8_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loop, "EventWriter", StoppedWriter)
+    out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
+    summary = run_loop(camera([FakeCapture(10)]), recognizer(int8_model), events=events, save=out)
+    assert summary["frames"] == len(read_events(events)) == 3
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is Ctrl-C again
 
 
 def test_events_into_a_new_folder_or_an_unwritable_place(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:

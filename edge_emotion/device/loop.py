@@ -2,6 +2,7 @@
 
 import contextlib
 import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,6 +35,28 @@ def stop_signals_as_ctrl_c() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """Ctrl-C and the stop signals wait for the block's end, then stop the run: a frame's event lines,
+    its published events and its video frame are all written or none is, so a stopped run's video
+    and events agree frame for frame. Outside the main thread (where Python delivers no signal) it
+    holds nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {
+        number: signal.signal(number, lambda n, _: caught.append(n)) for number in (signal.SIGINT, *STOP_SIGNALS)
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def timed_frames(frames: Iterable[Frame], limit: int | None) -> Iterator[tuple[Frame, float]]:
@@ -77,11 +100,7 @@ def run_loop(
             for frame, waited in timed_frames(source.frames(), max_frames):
                 faces = recognizer.predict(frame.image, frame.timestamp)
                 latency = {"capture": waited, **recognizer.last_latency}
-                stats.add(latency)
-                times.add(frame.timestamp, faces)
                 event, typed = frame_event(frame, faces, latency), typed_events(frame, recognizer.last_events)
-                for line in selected(events_mode, event, typed):
-                    writer.write(line)
                 streaming = server is not None and server.wants_frames
                 fps = stats.fps if live and show_fps else None
                 saved = shown = None  # saved files never carry the frame rate; the window and stream may
@@ -89,11 +108,16 @@ def run_loop(
                     saved = shown = annotate(frame.image, faces, None, landmarks)
                 if (viewer is not None or streaming) and (shown is None or fps is not None):
                     shown = annotate(frame.image, faces, fps, landmarks)
-                if server is not None:
-                    stats_now = {"frames": stats.frames, "fps": stats.fps}
-                    server.publish([event, *typed], shown if streaming else None, stats_now)
-                if output is not None:
-                    output.write(frame, saved)
+                with stops_held():
+                    stats.add(latency)
+                    times.add(frame.timestamp, faces)
+                    for line in selected(events_mode, event, typed):
+                        writer.write(line)
+                    if server is not None:
+                        stats_now = {"frames": stats.frames, "fps": stats.fps}
+                        server.publish([event, *typed], shown if streaming else None, stats_now)
+                    if output is not None:
+                        output.write(frame, saved)
                 if viewer is not None and not viewer.show(shown):
                     break
     finally:
