@@ -1,13 +1,14 @@
 """How much detection and cropping cost the classifier: FER2013 PrivateTest faces placed into
 640x480 frames, then through the whole recognizer, against the same faces as plain 48x48 crops.
 
-Each sampled face is scaled to 80-240 px, turned in-plane by up to +-20 degrees and put at a
-random place on a random window of one of scikit-image's face-free pictures (a single
-resampling, as a camera images a face). Every detector setting sees the same frames, in one
-run. A placed face counts as found when a detection's centre lies within 0.35 of its size
-from the face's centre and its width is 0.4-1.6 times the face's; pipeline accuracy counts a
-missed face as wrong. The real files of ../shared/data/clips are counted too: faces in
-multi_face.jpg (five people), frames with a face in no_face.mp4 (none).
+Each sampled face is scaled to 80-240 px, turned in-plane by up to +-20 degrees (on top of
+FER2013's own tilted heads) and put at a random place on a random window of one of
+scikit-image's face-free pictures (a single resampling, as a camera images a face). Every
+detector setting sees the same frames, in one run. A placed face counts as found when a
+detection's centre lies within 0.35 of its size from the face's centre and its width is 0.4-1.6
+times the face's; pipeline accuracy counts a missed face as wrong. The real files of
+../shared/data/clips are counted too: faces in multi_face.jpg (five people), frames with a face
+in no_face.mp4 (none).
 
     python benchmarks/pipeline_faithfulness.py [--faces 1200]
 """
@@ -32,12 +33,14 @@ BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "moon",
     "immunohistochemistry", "coins", "clock", "cell",
 )  # fmt: skip
-# (name, detector, detect width, min score or None for the default): the defaults first, then
-# YuNet's other widths and a lower score, to choose the defaults by.
+# (name, EmotionRecognizer options): the defaults first (photos: what run --image and --dir do;
+# stream: camera and video), then other widths, scores and turns, to choose the defaults by.
 SETTINGS = (
-    ("yunet_320", "yunet", 320, None), ("haar_320", "haar", 320, None), ("yunet_160", "yunet", 160, None),
-    ("yunet_480", "yunet", 480, None), ("yunet_640", "yunet", 640, None), ("yunet_320_score_0.5", "yunet", 320, 0.5),
-    ("yunet_640_score_0.5", "yunet", 640, 0.5),
+    ("yunet_photo", {"photos": True}), ("yunet_stream_320", {}), ("haar_stream_320", {"detector": "haar"}),
+    ("yunet_160", {"detect_width": 160}), ("yunet_480", {"detect_width": 480}), ("yunet_640", {"detect_width": 640}),
+    ("yunet_320_score_0.5", {"min_score": 0.5}), ("yunet_640_score_0.5", {"detect_width": 640, "min_score": 0.5}),
+    ("yunet_320_tilt_25", {"tilt": 25}), ("yunet_photo_tilt_40", {"photos": True, "tilt": 40}),
+    ("yunet_photo_score_0.6", {"photos": True, "min_score": 0.6}),
 )  # fmt: skip
 WIDTH, HEIGHT = 640, 480
 
@@ -160,13 +163,15 @@ def main() -> None:
         "frame": f"{WIDTH}x{HEIGHT}", "face_size_px": [80, 240], "rotation_degrees": [-20, 20],
         "plain_crop_accuracy": share(plain_right), "settings": {},
     }  # fmt: skip
-    for name, detector, width, min_score in SETTINGS:
-        recognizer = EmotionRecognizer(args.model, detector=detector, detect_width=width, min_score=min_score)
+    for name, options in SETTINGS:
+        recognizer = EmotionRecognizer(args.model, **options)
+        detector = recognizer.detector
         started = time.perf_counter()
         result = run_setting(recognizer, images, truths, pictures)
         found, right = result["predicted"] >= 0, result["predicted"] == labels
         figures["settings"][name] = {
-            "detector": detector, "detect_width": width, "min_score": recognizer.detector.min_score,
+            "detector": options.get("detector", "yunet"), "detect_width": round(detector.ratio(WIDTH) * WIDTH),
+            "tilt": detector.tilt, "min_score": detector.min_score,
             "seconds": round(time.perf_counter() - started, 1), "detect_ms_median": round(result["detect_ms"], 2),
             "false_detections": result["false_detections"],
             **{group: scores(found, right, plain_right, mask) for group, mask in groups.items()},

@@ -1,7 +1,7 @@
 """edge-emotion: facial emotion recognition that trains on a workstation and runs on small devices.
 
     from edge_emotion import EmotionRecognizer
-    faces = EmotionRecognizer().predict(cv2.imread("group.jpg"))
+    faces = EmotionRecognizer(photos=True).predict(cv2.imread("group.jpg"))
 
 The package root stays light: ``import edge_emotion`` imports neither TensorFlow nor OpenCV;
 ``EmotionRecognizer`` and ``Face`` are imported from ``edge_emotion.device.recognizer`` when

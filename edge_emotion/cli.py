@@ -351,7 +351,19 @@ def run_command(
     edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
     detector: Annotated[str, typer.Option(help="Face detector: yunet (landmarks, aligned crops) or haar.")] = "yunet",
     detect_width: Annotated[
-        int | None, typer.Option(help="Search frames downscaled to this width (default: 320, or the frame's).")
+        int | None,
+        typer.Option(
+            help="Search frames downscaled to this width (default: 320 for camera and video, up to 1280 for "
+            "--image and --dir; never wider than the frame)."
+        ),
+    ] = None,
+    tilt: Annotated[
+        float | None,
+        typer.Option(
+            help="Also search each frame turned by +-DEGREES, for tilted heads; each turn costs a search "
+            "(default: 25 for --image and --dir, 0 for camera and video).",
+            metavar="DEGREES",
+        ),
     ] = None,
     min_face: Annotated[
         int | None, typer.Option(min=1, help="Ignore faces narrower than this many frame pixels (default 24).")
@@ -412,7 +424,8 @@ def run_command(
     with user_errors():
         summary = run_live(
             camera=camera, video=video, loop=loop, image=image, folder=folder, model=model, threads=threads,
-            edgetpu=edgetpu, detector=detector, detect_width=detect_width, min_face=min_face, min_score=min_score,
+            edgetpu=edgetpu, detector=detector, detect_width=detect_width, tilt=tilt, min_face=min_face,
+            min_score=min_score,
             landmarks=landmarks, largest=largest, mirror=mirror, smooth_seconds=smooth_seconds,
             hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, events=events,
             events_mode=events_mode, save=save, show=show, show_fps=not no_fps, max_frames=max_frames,

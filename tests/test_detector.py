@@ -12,7 +12,16 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.device import detector as detector_module
-from edge_emotion.device.detector import HaarDetector, YuNetDetector, make_detector, shipped_yunet
+from edge_emotion.device.detector import (
+    PHOTO_TILT,
+    PHOTO_WIDTH,
+    Found,
+    HaarDetector,
+    ScaledDetector,
+    YuNetDetector,
+    make_detector,
+    shipped_yunet,
+)
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.sources import open_video
 from edge_emotion.errors import EdgeEmotionError
@@ -92,11 +101,76 @@ def test_fifty_faces_in_one_frame(face_tile: np.ndarray) -> None:
     assert all(face.landmarks is not None and face.label in face.probabilities for face in faces)
 
 
+class LevelEyes(ScaledDetector):
+    """Finds a "face" only where two bright dots lie level (within a pixel): an upright-only detector,
+    so that what a turned search finds, and where it puts it, can be checked exactly."""
+
+    DEFAULT_SCORE = 0.5
+
+    def search(self, small: np.ndarray, min_size: int) -> list[Found]:
+        count, _, _, centres = cv2.connectedComponentsWithStats((small > 100).astype(np.uint8))
+        if count != 3 or abs(centres[1][1] - centres[2][1]) > 1:
+            return []
+        (x1, y1), (x2, y2) = sorted(centres[1:].tolist())
+        points = np.array([(x1, y1), (x2, y2), ((x1 + x2) / 2, y1 + 10), (x1, y1 + 20), (x2, y2 + 20)])
+        return [((x1 - 10, y1 - 10, x2 - x1 + 20, 40), points, 0.9)]
+
+
+def test_a_turned_search_finds_a_tilted_face_and_turns_its_landmarks_back() -> None:
+    frame = np.zeros((240, 320), np.uint8)
+    eyes = np.array([(140.0, 130.0), (140 + 40 * np.cos(np.radians(25)), 130 - 40 * np.sin(np.radians(25)))])
+    for x, y in eyes:
+        cv2.circle(frame, (round(x), round(y)), 3, 255, -1)
+    assert LevelEyes(min_face=None, min_score=None, detect_width=None).detect(frame) == []  # upright only
+    (face,) = LevelEyes(min_face=None, min_score=None, detect_width=None, tilt=25).detect(frame)  # once, not twice
+    assert np.abs(np.array(face.landmarks[:2]) - eyes).max() < 1.0  # back on the dots, within a pixel
+    x, y, w, h = face.box
+    assert x < eyes[:, 0].min() and eyes[:, 0].max() < x + w and y < eyes[:, 1].min() and eyes[:, 1].max() < y + h
+
+
+def test_a_tilted_head_gets_tilted_landmarks_and_one_box(portrait: np.ndarray) -> None:
+    """YuNet still finds a head tilted by 40 degrees upright, with its eyes drawn level; searched turned as
+    well it finds the same head once, with the eye line tilted like the head's."""
+    tilted = cv2.warpAffine(portrait, cv2.getRotationMatrix2D((230, 110), 40, 1.0), (512, 512),
+                            borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+
+    def eye_line(face: object) -> float:
+        (x1, y1), (x2, y2) = face.landmarks[:2]
+        return float(np.degrees(np.arctan2(y2 - y1, x2 - x1)))
+
+    (upright,) = YuNetDetector(detect_width=512).detect(tilted)
+    (turned,) = YuNetDetector(detect_width=512, tilt=25).detect(tilted)
+    assert abs(eye_line(upright)) < 10 and eye_line(turned) < -15
+    assert np.abs(np.subtract(upright.box[:2], turned.box[:2])).max() < 15
+
+
+def test_run_searches_an_image_turned_unless_told_not_to(portrait: np.ndarray, tmp_path: Path) -> None:
+    image, events = tmp_path / "tilted.png", tmp_path / "events.jsonl"
+    cv2.imwrite(str(image), cv2.warpAffine(portrait, cv2.getRotationMatrix2D((230, 110), 40, 1.0), (512, 512)))
+    lines = {}
+    for name, flags in (("photo", []), ("upright", ["--tilt", "0"])):
+        assert runner.invoke(app, ["run", "--image", str(image), "--events", str(events), *flags]).exit_code == 0
+        ((right_x, right_y), (left_x, left_y)) = json.loads(events.read_text())["faces"][0]["landmarks"][:2]
+        lines[name] = np.degrees(np.arctan2(left_y - right_y, left_x - right_x))
+    assert lines["photo"] < -15 and abs(lines["upright"]) < 10
+
+
+def test_photos_search_wide_and_turned_streams_fast() -> None:
+    photos, stream = EmotionRecognizer(photos=True).detector, EmotionRecognizer().detector
+    assert (photos.default_width, photos.tilt) == (PHOTO_WIDTH, PHOTO_TILT)
+    assert (stream.default_width, stream.tilt) == (320, 0.0)
+    assert photos.ratio(640) == 1.0 and photos.ratio(2560) == 0.5 and stream.ratio(640) == 0.5
+    chosen = EmotionRecognizer(photos=True, detect_width=320, tilt=0).detector
+    assert (chosen.ratio(640), chosen.tilt) == (0.5, 0.0)  # what the user asks for wins
+
+
 def test_bad_settings_and_files_are_clear_errors(tmp_path: Path, portrait: np.ndarray) -> None:
     with pytest.raises(EdgeEmotionError, match="unknown detector 'dlib'; choose one of: yunet, haar"):
         make_detector("dlib")
     with pytest.raises(EdgeEmotionError, match="use 32 or more"):
         YuNetDetector(detect_width=31)
+    with pytest.raises(EdgeEmotionError, match=r"--tilt -5 is out of range; use 0 \(upright only\) to 60"):
+        YuNetDetector(tilt=-5)
     with pytest.raises(EdgeEmotionError, match=r"wider than the frame \(512 px\); use at most 512"):
         HaarDetector(detect_width=513).detect(portrait)
     with pytest.raises(EdgeEmotionError, match="YuNet model not found"):
@@ -113,6 +187,7 @@ def test_bad_settings_and_files_are_clear_errors(tmp_path: Path, portrait: np.nd
         (["--detector", "dlib"], "unknown detector 'dlib'"),
         (["--detect-width", "16"], "--detect-width 16 is too small"),
         (["--detect-width", "2000"], "--detect-width 2000 is wider than the frame (512 px)"),
+        (["--tilt", "90"], "--tilt 90 is out of range"),
         (["--detector", "yunet"], "cannot load YuNet"),
     ],
 )
@@ -155,6 +230,7 @@ def test_api_options_reach_the_detector() -> None:
 def test_real_clips_five_people_and_no_face() -> None:
     recognizer = EmotionRecognizer()
     assert len(recognizer.predict(cv2.imread(str(CLIPS / "multi_face.jpg")))) == 5
+    assert len(EmotionRecognizer(photos=True).predict(cv2.imread(str(CLIPS / "multi_face.jpg")))) == 5
     source = open_video(CLIPS / "no_face.mp4")
     try:
         assert all(recognizer.predict(frame.image) == [] for frame in source.frames())

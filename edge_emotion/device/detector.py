@@ -1,7 +1,9 @@
 """Face detectors behind one small interface, so a better one can be added without touching the loop.
 
 Both search a downscaled copy of the frame (``detect_width``), which is what keeps detection
-affordable on a Raspberry Pi, and report boxes and landmarks in frame pixels.
+affordable on a Raspberry Pi, optionally turned by +-``tilt`` degrees as well (tilted heads), and
+report boxes and landmarks in frame pixels. Camera and video search fast (320 px, upright);
+photos, where a second does not matter, search wide and turned (``photos=True``).
 """
 
 import math
@@ -25,6 +27,10 @@ Landmarks = tuple[tuple[float, float], ...]
 Found = tuple[tuple[float, float, float, float], np.ndarray | None, float]
 
 DETECT_WIDTH = 320  # the default search width: see benchmarks/pipeline_faithfulness.py
+PHOTO_WIDTH = 1280  # photos search at their own width up to this
+PHOTO_TILT = 25.0  # and turned by +-25 degrees too: see benchmarks/pipeline_faithfulness.py
+MAX_TILT = 60.0
+NMS_IOU = 0.3  # one face found in several turns is kept once: its most certain box
 MIN_DETECT_WIDTH = 32
 MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
@@ -49,29 +55,47 @@ def shipped_yunet() -> Path:
 
 
 class ScaledDetector:
-    """What both detectors share: search at ``detect_width``, map back to frame pixels, keep faces
-    at least ``min_face`` frame pixels wide and scoring ``min_score``, most certain first.
+    """What both detectors share: search at ``detect_width``, upright and turned by +-``tilt``
+    degrees, map back to frame pixels, keep faces at least ``min_face`` frame pixels wide and
+    scoring ``min_score``, most certain first.
 
-    ``detect_width=None`` searches at min(DETECT_WIDTH, frame width); a width asked for
-    explicitly must fit the frame, since upscaling a frame only costs time.
+    ``detect_width=None`` searches at min(DETECT_WIDTH, frame width), or with ``photos`` at
+    min(PHOTO_WIDTH, frame width); a width asked for explicitly must fit the frame, since
+    upscaling a frame only costs time. ``tilt=None`` is 0 (upright only), or with ``photos``
+    PHOTO_TILT: each turn is one more search.
     """
 
     DEFAULT_SCORE: float  # min_score when none is given; each detector's scores mean something else
 
-    def __init__(self, *, min_face: int | None, min_score: float | None, detect_width: int | None) -> None:
+    def __init__(
+        self,
+        *,
+        min_face: int | None,
+        min_score: float | None,
+        detect_width: int | None,
+        tilt: float | None = None,
+        photos: bool = False,
+    ) -> None:
         if detect_width is not None and detect_width < MIN_DETECT_WIDTH:
             raise EdgeEmotionError(
                 f"--detect-width {detect_width} is too small to find a face; use {MIN_DETECT_WIDTH} or more "
                 f"(default {DETECT_WIDTH})"
             )
+        if tilt is not None and not 0.0 <= tilt <= MAX_TILT:
+            raise EdgeEmotionError(
+                f"--tilt {tilt:g} is out of range; use 0 (upright only) to {MAX_TILT:g} degrees "
+                f"(default {PHOTO_TILT:g} for photos, 0 for camera and video)"
+            )
         self.min_face = MIN_FACE if min_face is None else min_face
         self.min_score = self.DEFAULT_SCORE if min_score is None else min_score
         self.detect_width = detect_width
+        self.default_width = PHOTO_WIDTH if photos else DETECT_WIDTH
+        self.tilt = (PHOTO_TILT if photos else 0.0) if tilt is None else float(tilt)
 
     def ratio(self, frame_width: int) -> float:
         """Search width / frame width (at most 1)."""
         if self.detect_width is None:
-            return min(1.0, DETECT_WIDTH / frame_width)
+            return min(1.0, self.default_width / frame_width)
         if self.detect_width > frame_width:
             raise EdgeEmotionError(
                 f"--detect-width {self.detect_width} is wider than the frame ({frame_width} px); "
@@ -83,8 +107,14 @@ class ScaledDetector:
         height, width = frame.shape[:2]
         ratio = self.ratio(width)
         small = frame if ratio == 1.0 else cv2.resize(frame, None, fx=ratio, fy=ratio, interpolation=cv2.INTER_AREA)
-        found = []
-        for (x, y, w, h), points, score in self.search(small, round(self.min_face * ratio)):
+        min_size = round(self.min_face * ratio)
+        found = self.search(small, min_size)
+        if self.tilt:
+            found = strongest(
+                found + self.turned_search(small, self.tilt, min_size) + self.turned_search(small, -self.tilt, min_size)
+            )
+        detections = []
+        for (x, y, w, h), points, score in found:
             if w / ratio < self.min_face or score < self.min_score:
                 continue
             left, top = max(0.0, x / ratio), max(0.0, y / ratio)
@@ -93,12 +123,34 @@ class ScaledDetector:
                 continue
             box = (round(left), round(top), round(right - left), round(bottom - top))
             landmarks = None if points is None else tuple(map(tuple, pixel_centres(points, 1 / ratio).tolist()))
-            found.append(Detection(box, float(score), landmarks))
-        return sorted(found, key=lambda d: -d.score)
+            detections.append(Detection(box, float(score), landmarks))
+        return sorted(detections, key=lambda d: -d.score)
+
+    def turned_search(self, small: np.ndarray, degrees: float, min_size: int) -> list[Found]:
+        """``search`` on ``small`` turned by ``degrees`` about its centre (same size, black corners),
+        with what it finds turned back: landmarks exactly, a box about its turned-back centre."""
+        height, width = small.shape[:2]
+        turn = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), degrees, 1.0)
+        turned = cv2.warpAffine(small, turn, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        back = cv2.invertAffineTransform(turn)
+        found = []
+        for (x, y, w, h), points, score in self.search(turned, min_size):
+            cx, cy = back @ (x + w / 2, y + h / 2, 1.0)
+            points = None if points is None else points @ back[:, :2].T + back[:, 2]
+            found.append(((cx - w / 2, cy - h / 2, w, h), points, score))
+        return found
 
     def search(self, small: np.ndarray, min_size: int) -> list[Found]:
         """Faces in the downscaled frame: (box, landmarks (5, 2) or None, score) in its pixels."""
         raise NotImplementedError
+
+
+def strongest(found: list[Found]) -> list[Found]:
+    """One of each face found more than once (upright and turned): the most certain, by box overlap."""
+    if len(found) < 2:
+        return found
+    keep = cv2.dnn.NMSBoxes([list(box) for box, _, _ in found], [score for _, _, score in found], 0.0, NMS_IOU)
+    return [found[i] for i in np.ravel(keep)]
 
 
 class YuNetDetector(ScaledDetector):
@@ -116,9 +168,11 @@ class YuNetDetector(ScaledDetector):
         min_face: int | None = None,
         min_score: float | None = None,
         detect_width: int | None = None,
-        nms: float = 0.3,
+        tilt: float | None = None,
+        photos: bool = False,
+        nms: float = NMS_IOU,
     ) -> None:
-        super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width)
+        super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)
         path = model or shipped_yunet()
         if not path.is_file():
             raise EdgeEmotionError(
@@ -162,9 +216,11 @@ class HaarDetector(ScaledDetector):
         min_face: int | None = None,
         min_score: float | None = None,
         detect_width: int | None = None,
+        tilt: float | None = None,
+        photos: bool = False,
         scale_factor: float = 1.1,
     ) -> None:
-        super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width)
+        super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)
         path = cv2.data.haarcascades + self.CASCADE
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
@@ -189,9 +245,16 @@ DETECTORS: dict[str, Callable[..., FaceDetector]] = {"yunet": YuNetDetector, "ha
 
 
 def make_detector(
-    name: str, *, min_face: int | None = None, min_score: float | None = None, detect_width: int | None = None
+    name: str,
+    *,
+    min_face: int | None = None,
+    min_score: float | None = None,
+    detect_width: int | None = None,
+    tilt: float | None = None,
+    photos: bool = False,
 ) -> FaceDetector:
-    """A detector by name; None takes the defaults (``min_score``'s differs by detector: scores differ in meaning)."""
+    """A detector by name; None takes the defaults (``min_score``'s differs by detector: scores differ in
+    meaning; ``detect_width``'s and ``tilt``'s differ for ``photos``)."""
     if name not in DETECTORS:
         raise EdgeEmotionError(f"unknown detector {name!r}; choose one of: {', '.join(DETECTORS)}")
-    return DETECTORS[name](min_face=min_face, min_score=min_score, detect_width=detect_width)
+    return DETECTORS[name](min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)

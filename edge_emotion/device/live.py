@@ -48,6 +48,7 @@ def run_live(
     edgetpu: bool = False,
     detector: str = "yunet",
     detect_width: int | None = None,
+    tilt: float | None = None,
     min_face: int | None = None,
     min_score: float | None = None,
     landmarks: bool = False,
@@ -71,9 +72,10 @@ def run_live(
     ``folder``) until it ends, ``max_frames``, q in the ``show`` window or Ctrl-C; return the run's summary.
 
     ``model`` is a shipped model's name (fast, accurate; default fast) or a .tflite file; ``threads``, ``edgetpu``,
-    ``detector``, ``detect_width``, ``min_face``, ``min_score``, ``largest`` and ``mirror``
-    configure the ``EmotionRecognizer``, and a camera or video is tracked with ``smooth_seconds``,
-    ``hysteresis``, ``min_frames`` and ``calibrate`` (seconds of each new face taken as its
+    ``detector``, ``detect_width``, ``tilt``, ``min_face``, ``min_score``, ``largest`` and ``mirror``
+    configure the ``EmotionRecognizer`` (an image or folder is searched as photos: wider and
+    turned, unless ``detect_width`` and ``tilt`` say otherwise), and a camera or video is tracked
+    with ``smooth_seconds``, ``hysteresis``, ``min_frames`` and ``calibrate`` (seconds of each new face taken as its
     neutral face). Events go to ``events`` (None or -: stdout) as ``events_mode`` says, annotated
     frames to ``save`` (never with the frame rate; ``show_fps`` draws it on the window and
     stream of a live source); ``loop`` replays a ``video`` from its start; ``serve`` (HOST:PORT)
@@ -88,15 +90,15 @@ def run_live(
         check_mode(events_mode)
         if not 0.0 <= calibrate <= 60.0:
             raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {calibrate}")
+        recognizer = EmotionRecognizer(
+            model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
+            detect_width=detect_width, tilt=tilt, photos=kind in ("image", "dir"), largest=largest,
+            mirror=mirror, track=kind in ("camera", "video"), steadiness=steadiness, calibrate_seconds=calibrate,
+        )  # fmt: skip
         stack.enter_context(stop_signals_as_ctrl_c())
         with opencv_quiet():
             source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop)
         stack.callback(source.close)
-        recognizer = EmotionRecognizer(
-            model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
-            detect_width=detect_width, largest=largest, mirror=mirror, track=source.kind in ("camera", "video"),
-            steadiness=steadiness, calibrate_seconds=calibrate,
-        )  # fmt: skip
         server = None
         if serve:
             server = stack.enter_context(

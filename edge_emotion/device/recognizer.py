@@ -1,7 +1,7 @@
 """The engine behind ``edge-emotion run`` and the Python API: frame -> faces -> emotions.
 
 from edge_emotion import EmotionRecognizer
-for face in EmotionRecognizer().predict(cv2.imread("group.jpg")):
+for face in EmotionRecognizer(photos=True).predict(cv2.imread("group.jpg")):
     print(face.box, face.label, face.probabilities[face.label])
 """
 
@@ -72,8 +72,12 @@ class EmotionRecognizer:
 
     Faces come from YuNet by default (``detector="haar"`` for OpenCV's cascade, or any object with
     a ``detect`` method); ``min_face`` (frame pixels; None: 24), ``min_score`` (None: the
-    detector's own default) and ``detect_width`` (None: 320, or the frame's width if smaller)
-    configure a detector named by a string. Each face is mapped onto the model's input as FER2013 frames faces
+    detector's own default), ``detect_width`` (None: 320, or the frame's width if smaller) and
+    ``tilt`` (None: 0; degrees: search the frame turned by +-tilt as well, for tilted heads)
+    configure a detector named by a string. ``photos=True`` changes those two defaults for
+    photos, where time matters less than every face: the frame's own width up to 1280 px, and
+    turned by +-25 degrees (about 60 ms a 640x480 frame against 5 ms; see
+    ``benchmarks/pipeline_faithfulness.py``). Each face is mapped onto the model's input as FER2013 frames faces
     (``preprocess.align_face``): by its landmarks when the detector gives them.
     ``mirror=True`` averages each face with its mirror image: about a point more accurate
     for twice the classifier's (small) share of a frame. With ``track=True`` (the live loop)
@@ -100,6 +104,8 @@ class EmotionRecognizer:
         min_face: int | None = None,
         min_score: float | None = None,
         detect_width: int | None = None,
+        tilt: float | None = None,
+        photos: bool = False,
         largest: bool = False,
         mirror: bool = False,
         track: bool = False,
@@ -108,7 +114,9 @@ class EmotionRecognizer:
     ) -> None:
         self.classifier = Classifier(model_path(model), threads=threads, edgetpu=edgetpu, mirror=mirror)
         self.detector = (
-            make_detector(detector, min_face=min_face, min_score=min_score, detect_width=detect_width)
+            make_detector(
+                detector, min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos
+            )
             if isinstance(detector, str)
             else detector
         )
