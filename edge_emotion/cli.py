@@ -105,6 +105,15 @@ def train_command(
     label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.5)] = 0.0,
     weight_decay: Annotated[float, typer.Option(min=0.0, help="Decoupled weight decay (AdamW-style).")] = 0.0,
     augment: Annotated[bool, typer.Option(help="Random flip, shift, rotation and zoom (one sharp resampling).")] = True,
+    blur: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=3.0,
+            help="With --augment: soften half the faces by a Gaussian of up to this sigma (pixels), "
+            "as camera faces are softer than FER2013's crops.",
+        ),
+    ] = 0.0,
     low_pass: Annotated[
         float,
         typer.Option(min=0.0, max=3.0, help="Gaussian blur (sigma, pixels) on every face this model will see."),
@@ -177,7 +186,7 @@ def train_command(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
         ferplus=str(ferplus) if ferplus else None, soft_labels=soft_labels, epochs=epochs,
         batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
-        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, low_pass=low_pass,
+        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, blur=blur, low_pass=low_pass,
         precision=precision,
         teachers=tuple(map(str, teacher or ())), distill_weight=distill_weight,
         init_from=str(init_from) if init_from else None, seed=seed, strategy=strategy,

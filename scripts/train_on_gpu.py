@@ -79,7 +79,7 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
     from edge_emotion.atomic import write_json
     from edge_emotion.resolve import predict_keras
     from edge_emotion.tf_import import import_keras
-    from edge_emotion.training.augment import random_affine
+    from edge_emotion.training.augment import Jitter, random_affine
     from edge_emotion.training.distill import distilled
     from edge_emotion.training.fit import TrainConfig, compile_model, recorder, run_summary
     from edge_emotion.training.models import build_model
@@ -104,7 +104,7 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
 
     def epoch_data() -> tuple[np.ndarray, np.ndarray]:
         order = rng.permutation(len(x))
-        return random_affine(x[order], rng), y[order]
+        return random_affine(x[order], rng, Jitter(blur=config.blur)), y[order]
 
     log = run.log.open("a")
     with ThreadPoolExecutor(1) as pool:

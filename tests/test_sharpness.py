@@ -66,6 +66,16 @@ def test_jitter_without_change_is_identity_and_flip_mirrors(textured: np.ndarray
     assert all(m or u for m, u in zip(mirrored, unchanged, strict=True)) and any(mirrored) and any(unchanged)
 
 
+def test_blur_softens_about_half_the_faces_and_no_more_than_its_sigma(textured: np.ndarray) -> None:
+    faces = np.repeat(textured, 8, axis=0)  # 128 faces
+    still = Jitter(shift=0.0, degrees=0.0, zoom=0.0, flip=False)
+    soft = random_affine(faces, np.random.default_rng(0), replace(still, blur=1.0))
+    kept = np.array([detail(face[None]) / detail(original[None]) for face, original in zip(soft, faces, strict=True)])
+    assert 0.35 < np.mean(kept > 0.99) < 0.65  # about half untouched
+    assert kept.min() > detail(low_pass(faces[:1], 1.0)) / detail(faces[:1]) - 0.01  # none softer than sigma 1
+    assert soft.mean() == pytest.approx(faces.mean(), abs=0.01)
+
+
 def test_jitter_is_seeded(textured: np.ndarray) -> None:
     first = random_affine(textured, np.random.default_rng(5))
     np.testing.assert_array_equal(first, random_affine(textured, np.random.default_rng(5)))

@@ -5,6 +5,10 @@ with one Lanczos resampling. Keras' chained Random* layers resample three times 
 bilinear interpolation, which softens a face like a Gaussian blur of sigma 0.68 pixels
 (``benchmarks/sharpness.py``), so a model trained on them meets sharper faces at test
 time than it ever learned from; one Lanczos pass keeps about 90 % of a face's detail.
+
+Faces cut out of camera frames are softer than FER2013's own crops (focus, compression, the
+anti-alias blur before the warp to 48x48): ``blur`` softens half the faces by a random
+Gaussian up to that sigma, so a model learns both (``benchmarks/pipeline_faithfulness.py``).
 """
 
 from dataclasses import dataclass
@@ -21,6 +25,7 @@ class Jitter:
     degrees: float = 10.0
     zoom: float = 0.1
     flip: bool = True
+    blur: float = 0.0  # the largest Gaussian sigma (pixels) half the faces are softened by
 
 
 def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = Jitter()) -> np.ndarray:
@@ -31,6 +36,7 @@ def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = 
     zooms = rng.uniform(1 - jitter.zoom, 1 + jitter.zoom, count)
     shifts = rng.uniform(-jitter.shift, jitter.shift, (count, 2)) * size
     flips = rng.random(count) < 0.5 if jitter.flip else np.zeros(count, dtype=bool)
+    sigmas = np.where(rng.random(count) < 0.5, rng.uniform(0.0, jitter.blur, count), 0.0)
     out = np.empty_like(faces)
     for i, face in enumerate(faces[..., 0]):
         matrix = cv2.getRotationMatrix2D((centre, centre), angles[i], zooms[i])
@@ -41,4 +47,6 @@ def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = 
         out[i, ..., 0] = cv2.warpAffine(
             face, matrix, (size, size), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE
         )
+        if sigmas[i] > 0.05:
+            out[i, ..., 0] = cv2.GaussianBlur(out[i, ..., 0], (0, 0), sigmas[i], borderType=cv2.BORDER_REPLICATE)
     return np.clip(out, 0.0, 1.0, out=out)

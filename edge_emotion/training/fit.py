@@ -50,6 +50,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
     augment: bool = True
+    blur: float = 0.0
     low_pass: float = 0.0
     precision: str = "float32"
     teachers: tuple[str, ...] = ()
@@ -402,7 +403,9 @@ def _fit(
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
     contract = {"seed": config.seed, "low_pass_sigma": config.low_pass, "cache": _cache(config.cache, cluster)}
-    train_data = make_dataset(train_faces, config.batch_size, train=True, augment=config.augment, **contract)
+    train_data = make_dataset(
+        train_faces, config.batch_size, train=True, augment=config.augment, blur=config.blur, **contract
+    )
     val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, **contract)
     with strategy.scope():  # variables made here are mirrored on every replica
         if load:

@@ -14,7 +14,7 @@ import numpy as np
 from edge_emotion.data import FaceFiles, FaceSet, read_face_image
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
 from edge_emotion.tf_import import import_tf
-from edge_emotion.training.augment import random_affine
+from edge_emotion.training.augment import Jitter, random_affine
 
 SHUFFLE_BUFFER = 4096  # decoded faces a cached stream shuffles through: 4,096 x 9 KiB = 36 MiB
 
@@ -27,9 +27,11 @@ def make_dataset(
     augment: bool,
     seed: int,
     low_pass_sigma: float = 0.0,
+    blur: float = 0.0,
     cache: str | None = None,
 ) -> Any:
-    """Batches of (images in 0..1, targets); training data is reshuffled and re-jittered every epoch.
+    """Batches of (images in 0..1, targets); training data is reshuffled and re-jittered every epoch
+    (half the faces softened by up to ``blur``, see ``augment.Jitter``).
 
     ``batch_size`` is the global batch: under a tf.distribute strategy each replica gets its
     share. ``cache`` (faces on disk only) keeps the decoded faces in tf.data cache files
@@ -48,7 +50,7 @@ def make_dataset(
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
         def jitter(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return random_affine(images, np.random.default_rng(int(batch_seed) & 0xFFFFFFFF))
+            return random_affine(images, np.random.default_rng(int(batch_seed) & 0xFFFFFFFF), Jitter(blur=blur))
 
         def augmented(x: Any, y: Any, batch_seed: Any) -> tuple[Any, Any]:
             images = tf.numpy_function(jitter, [x, batch_seed], tf.float32, stateful=False)
