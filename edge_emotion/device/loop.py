@@ -4,7 +4,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from edge_emotion.device.annotate import annotate
@@ -21,7 +21,17 @@ STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if 
 
 
 @contextlib.contextmanager
-def stop_signals_as_ctrl_c() -> Iterator[None]:
+def handling(numbers: tuple[int, ...], handler: Callable[[int, object], None]) -> Iterator[None]:
+    """``handler`` for the signals ``numbers`` within the block; the previous handlers back after it."""
+    previous = {number: signal.signal(number, handler) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, restored in previous.items():
+            signal.signal(number, restored)
+
+
+def stop_signals_as_ctrl_c() -> contextlib.AbstractContextManager[None]:
     """SIGTERM (systemd, ``docker stop``) and SIGHUP (a closed terminal) stop the run as Ctrl-C does:
     the video is finished, the events kept and the summary printed, instead of the process dying
     with a hidden partial video. Python handles signals in the main thread only: call it there."""
@@ -29,12 +39,7 @@ def stop_signals_as_ctrl_c() -> Iterator[None]:
     def interrupt(number: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    return handling(STOP_SIGNALS, interrupt)
 
 
 @contextlib.contextmanager
@@ -47,14 +52,8 @@ def stops_held() -> Iterator[None]:
         yield
         return
     caught: list[int] = []
-    previous = {
-        number: signal.signal(number, lambda n, _: caught.append(n)) for number in (signal.SIGINT, *STOP_SIGNALS)
-    }
-    try:
+    with handling((signal.SIGINT, *STOP_SIGNALS), lambda number, _: caught.append(number)):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
     if caught:
         raise KeyboardInterrupt
 

@@ -76,7 +76,7 @@ class EmotionRecognizer:
     ``tilt`` (None: 0; degrees: search the frame turned by +-tilt as well, for tilted heads)
     configure a detector named by a string. ``photos=True`` changes those two defaults for
     photos, where time matters less than every face: the frame's own width up to 1280 px, and
-    turned by +-25 degrees (about 60 ms a 640x480 frame against 5 ms; see
+    turned by +-25 degrees (about 35 ms a 640x480 frame here against 5 ms; see
     ``benchmarks/pipeline_faithfulness.py``). Each face is mapped onto the model's input as FER2013 frames faces
     (``preprocess.align_face``): by its landmarks when the detector gives them.
     ``mirror=True`` averages each face with its mirror image: about a point more accurate

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_emotion.preprocess import low_pass
+
 
 @dataclass(frozen=True)
 class Jitter:
@@ -47,6 +49,5 @@ def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = 
         out[i, ..., 0] = cv2.warpAffine(
             face, matrix, (size, size), flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REPLICATE
         )
-        if sigmas[i] > 0.05:
-            out[i, ..., 0] = cv2.GaussianBlur(out[i, ..., 0], (0, 0), sigmas[i], borderType=cv2.BORDER_REPLICATE)
+        out[i] = low_pass(out[i], sigmas[i])
     return np.clip(out, 0.0, 1.0, out=out)
