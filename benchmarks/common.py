@@ -13,6 +13,7 @@ import numpy as np
 
 RESULTS = Path(__file__).parent / "results"
 SHARED_FER = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"  # real footage, not committed
 
 
 def fer_csv(path: Path = Path("/tmp/fer2013.csv")) -> Path:

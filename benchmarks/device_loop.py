@@ -13,7 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import batch1_faces_per_second, save
+from common import CLIPS, batch1_faces_per_second, save
 from skimage import data as skimage_data
 
 from edge_emotion.device.loop import run_loop
@@ -25,7 +25,7 @@ from edge_emotion.shipped import shipped_model
 # (threads, mirror): both thread counts, and --mirror at 2 threads
 VARIANTS = ((1, False), (2, False), (2, True))
 DETECTORS = ("yunet", "haar")
-REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "WolfgangLanger_Pexels.mp4"
+REAL_CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 
 
 def scene(faces: int) -> np.ndarray:

@@ -11,6 +11,10 @@ times the face's; pipeline accuracy counts a missed face as wrong. The real file
 in no_face.mp4 (none).
 
     python benchmarks/pipeline_faithfulness.py [--faces 1200]
+
+To choose between candidate models, place PublicTest faces instead (PrivateTest is scored once,
+for the shipped model) and save under another name, e.g.
+``--model cand.tflite --split PublicTest --setting yunet_photo --name faithfulness_cand``.
 """
 
 import argparse
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import fer_csv, save
+from common import CLIPS, fer_csv, save
 from skimage import data as skimage_data
 
 from edge_emotion.data import load_faces
@@ -28,7 +32,6 @@ from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
 
-CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "moon",
     "immunohistochemistry", "coins", "clock", "cell",
@@ -142,10 +145,13 @@ def real_files(recognizer: EmotionRecognizer) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=shipped_model())
-    parser.add_argument("--faces", type=int, default=1200, help="PrivateTest faces to place")
+    parser.add_argument("--faces", type=int, default=1200, help="faces of --split to place")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split", choices=("PrivateTest", "PublicTest"), default="PrivateTest")
+    parser.add_argument("--setting", action="append", choices=[name for name, _ in SETTINGS], help="default: all")
+    parser.add_argument("--name", default="pipeline_faithfulness", help="results file name")
     args = parser.parse_args()
-    test = load_faces(fer_csv(), "PrivateTest")
+    test = load_faces(fer_csv(), args.split)
     rng = np.random.default_rng(args.seed)
     sample = rng.choice(len(test), min(args.faces, len(test)), replace=False)
     images, labels = test.images[sample], test.labels[sample]
@@ -159,11 +165,13 @@ def main() -> None:
         "size_80_120": sizes < 120, "size_120_180": (sizes >= 120) & (sizes < 180), "size_180_240": sizes >= 180,
     }  # fmt: skip
     figures: dict = {
-        "model": str(args.model), "data": "FER2013 PrivateTest", "faces": len(labels), "seed": args.seed,
+        "model": str(args.model), "data": f"FER2013 {args.split}", "faces": len(labels), "seed": args.seed,
         "frame": f"{WIDTH}x{HEIGHT}", "face_size_px": [80, 240], "rotation_degrees": [-20, 20],
         "plain_crop_accuracy": share(plain_right), "settings": {},
     }  # fmt: skip
     for name, options in SETTINGS:
+        if args.setting and name not in args.setting:
+            continue
         recognizer = EmotionRecognizer(args.model, **options)
         detector = recognizer.detector
         started = time.perf_counter()
@@ -177,7 +185,7 @@ def main() -> None:
             **{group: scores(found, right, plain_right, mask) for group, mask in groups.items()},
             **real_files(recognizer),
         }  # fmt: skip
-    save("pipeline_faithfulness", figures)
+    save(args.name, figures)
     print(f"\nplain 48x48 crops: {figures['plain_crop_accuracy']:.2f} % on {len(labels)} faces")
     print(f"{'setting':20} {'found %':>8} {'pipeline %':>11} {'gap':>6} {'on found %':>11} {'false':>6} {'ms':>6}")
     for name, entry in figures["settings"].items():

@@ -10,24 +10,30 @@
 2. PublicTest accuracy of each model with its inputs low-passed by each sigma: the sigma
    that scores best on PublicTest is the one a model's metadata should carry. PrivateTest
    is not touched here.
+3. Sharpness of real camera faces (../shared/data/clips: every 6th frame of the video, the
+   group photo) found by YuNet and aligned by ``preprocess.align_face`` with each anti-alias
+   strength, against FER2013's training faces as they are: the strength whose crops are as
+   sharp as FER2013's is the one ``preprocess.ANTI_ALIAS`` should be.
 """
 
 import argparse
+import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
-from common import fer_csv, save
+from common import CLIPS, fer_csv, save
 
 from edge_emotion.data import load_splits
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.metrics import score
-from edge_emotion.preprocess import low_pass, scale
+from edge_emotion.preprocess import ANTI_ALIAS, align_face, low_pass, scale
 from edge_emotion.training.augment import random_affine
 
 SIGMAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+ANTI_ALIASES = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
 
 
 def sharpness(inputs: np.ndarray) -> float:
@@ -49,6 +55,23 @@ def keras_chained(inputs: np.ndarray) -> np.ndarray:
     for layer in chain:
         inputs = layer(inputs, training=True)
     return np.asarray(inputs)
+
+
+def real_faces() -> list[tuple[np.ndarray, tuple[int, int, int, int], np.ndarray | None]]:
+    """(frame, box, landmarks) of every face YuNet finds in every 6th frame of the clip and in the group photo."""
+    from edge_emotion.device.detector import YuNetDetector
+
+    detector = YuNetDetector()
+    frames = [cv2.imread(str(CLIPS / "multi_face.jpg"))]
+    video = cv2.VideoCapture(str(CLIPS / "WolfgangLanger_Pexels.mp4"))
+    for index in itertools.count():
+        ok, frame = video.read()
+        if not ok:
+            break
+        if index % 6 == 0:
+            frames.append(frame)
+    video.release()
+    return [(frame, face.box, face.landmarks) for frame in frames for face in detector.detect(frame)]
 
 
 def matching_sigma(value: float, curve: dict[float, float]) -> float:
@@ -106,6 +129,18 @@ def main() -> None:
 
         key = f"{run} (trained with low_pass {config.get('low_pass', 0.0)})"
         figures["publictest_accuracy_by_sigma"][key] = accuracy_by_sigma(predict, inputs, val.labels)
+    if CLIPS.is_dir():
+        faces = real_faces()
+        fer = float(np.median([sharpness(face[None]) for face in train[:2000]]))
+        by_strength = {
+            k: float(np.median([sharpness(scale(align_face(*face, anti_alias=k))[None]) for face in faces]))
+            for k in ANTI_ALIASES
+        }
+        figures["real_faces_aligned"] = {
+            "faces": len(faces), "fer2013_training_median": round(fer, 1),
+            "median_by_anti_alias": {f"{k:.2f}": round(v, 1) for k, v in by_strength.items()},
+            "matching_anti_alias": round(matching_sigma(fer, by_strength), 3), "preprocess_anti_alias": ANTI_ALIAS,
+        }  # fmt: skip
     save("sharpness", figures)
 
 

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import save
+from common import CLIPS, save
 
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.tracker import IouTracker, Steadiness
 
-CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "WolfgangLanger_Pexels.mp4"
+CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 STEADY = {"sad": range(0, 144), "happy": range(258, 472)}
 SMILE_FRAME = 246
 WINDOW_SECONDS = 0.5

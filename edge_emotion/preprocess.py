@@ -77,6 +77,10 @@ FER_LANDMARKS = np.array([[14.47, 17.92], [32.81, 17.80], [23.44, 28.45], [16.51
 # Without landmarks: the Haar cascade's box on the same faces (found on 79 %), median centre x, y
 # and width. It is FER2013's own square, give or take a pixel: the data set was cut with such boxes.
 FER_BOX = (23.5, 23.38, 46.5)
+# Anti-alias blur of a face shrunk s times to the input: a Gaussian of ANTI_ALIAS * sqrt(s^2 - 1) frame
+# pixels, about a box filter's (INTER_AREA) worth. Measured by benchmarks/sharpness.py: real camera faces
+# aligned with 0.3 are as sharp as FER2013's training faces; with 0.5 they were half as sharp.
+ANTI_ALIAS = 0.3
 Points = np.ndarray | Sequence[tuple[float, float]]
 
 
@@ -110,18 +114,22 @@ def face_matrix(box: tuple[int, int, int, int], landmarks: Points | None = None,
 
 
 def align_face(
-    image: np.ndarray, box: tuple[int, int, int, int], landmarks: Points | None = None, size: int = INPUT_SIZE
+    image: np.ndarray,
+    box: tuple[int, int, int, int],
+    landmarks: Points | None = None,
+    size: int = INPUT_SIZE,
+    anti_alias: float = ANTI_ALIAS,
 ) -> np.ndarray:
     """A face in a frame (BGR or grey) -> a size x size grey uint8 crop in FER2013's framing.
 
     One warp, border replicated, so a face cut by the frame's edge still fills the input. A face
-    larger than the input is blurred first (its region only) by about half an input pixel, so its
-    fine detail does not alias, as INTER_AREA keeps it from aliasing in ``resize_face``.
+    larger than the input is blurred first (its region only) by ``anti_alias``, so its fine detail
+    does not alias and it comes out as sharp as ``resize_face``'s INTER_AREA crops and FER2013's faces.
     """
     gray, matrix = to_gray(image), face_matrix(box, landmarks, size)
     shrink = 1.0 / np.sqrt(abs(np.linalg.det(matrix[:, :2])))  # frame pixels per input pixel
-    if shrink > 1.0:
-        gray, matrix = _blurred_region(gray, matrix, size, 0.5 * np.sqrt(shrink**2 - 1.0))
+    if shrink > 1.0 and anti_alias > 0:
+        gray, matrix = _blurred_region(gray, matrix, size, anti_alias * np.sqrt(shrink**2 - 1.0))
     return cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 

@@ -185,7 +185,7 @@ def bundle(runs: Path, out: Path) -> None:
 
 
 def spec_configs(specs: list[str], student: bool, epochs: int, teachers: tuple[str, ...]) -> dict[str, dict]:
-    """NAME:ARCH:SEED (members) or NAME:ARCH:SEED:WEIGHT (students) as run configs."""
+    """NAME:ARCH:SEED (members) or NAME:ARCH:SEED:WEIGHT[:BLUR] (students) as run configs."""
     from edge_emotion.training.fit import TrainConfig
 
     configs = {}
@@ -194,7 +194,8 @@ def spec_configs(specs: list[str], student: bool, epochs: int, teachers: tuple[s
         config = TrainConfig(**RECIPE, arch=arch, seed=int(seed))
         config = replace(config, epochs=epochs)
         if student:
-            config = replace(config, teachers=teachers, distill_weight=float(rest[0]))
+            blur = float(rest[1]) if len(rest) > 1 else 0.0
+            config = replace(config, teachers=teachers, distill_weight=float(rest[0]), blur=blur)
         configs[name] = asdict(config)
     return configs
 
@@ -247,7 +248,7 @@ def main() -> None:
     training.add_argument("--faces", type=Path, required=True)
     training.add_argument("--runs", type=Path, required=True)
     training.add_argument("--member", action="append", default=[], help="NAME:ARCH:SEED")
-    training.add_argument("--student", action="append", default=[], help="NAME:ARCH:SEED:DISTILL_WEIGHT")
+    training.add_argument("--student", action="append", default=[], help="NAME:ARCH:SEED:DISTILL_WEIGHT[:BLUR]")
     training.add_argument("--epochs", type=int, default=RECIPE["epochs"])
     training.add_argument("--student-epochs", type=int, default=150)
     training.add_argument("--minutes", type=float, default=8.0)

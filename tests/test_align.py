@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_emotion.device.detector import YuNetDetector
-from edge_emotion.preprocess import FER_BOX, FER_LANDMARKS, align_face, face_matrix, pixel_centres
+from edge_emotion.preprocess import FER_BOX, FER_LANDMARKS, align_face, face_matrix, pixel_centres, resize_face
 
 MEASURED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "face_template.json"
 
@@ -46,9 +46,35 @@ def test_landmarks_undo_roll_scale_and_place(texture: np.ndarray, angle: float, 
     landmarks = np.c_[FER_LANDMARKS, np.ones(5)] @ matrix.T  # where the template's points landed
     crop = align_face(frame, (0, 0, 1, 1), landmarks)
     assert crop.shape == (48, 48) and crop.dtype == np.uint8
-    # the anti-alias blur (half an input pixel) costs about 2 grey levels; half a pixel off costs 9
+    # the anti-alias blur costs a grey level or two; half a pixel off costs 9
     assert inner_error(crop, texture) < 3.5
     assert inner_error(align_face(frame, (0, 0, 1, 1), landmarks + matrix[:, 0] / 2), texture) > 6
+
+
+def laplacian_energy(face: np.ndarray) -> float:
+    return float(np.mean(cv2.Laplacian(face.astype(np.float32), cv2.CV_32F)[4:-4, 4:-4] ** 2))
+
+
+@pytest.mark.parametrize("zoom", [2.0, 3.0, 4.0])
+def test_aligned_faces_are_as_sharp_as_area_resized_ones(zoom: float) -> None:
+    """Both detectors' crops reach the model equally sharp: the warp's anti-alias is INTER_AREA's worth,
+    neither aliased (no blur) nor as soft as the half input pixel it once was."""
+    size = round(48 * zoom)
+    noise = np.random.default_rng(1).integers(0, 256, (size, size)).astype(np.float32)
+    detail = cv2.normalize(cv2.GaussianBlur(noise, (0, 0), 1.0), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    frame = cv2.copyMakeBorder(detail, 100, 100, 100, 100, cv2.BORDER_REFLECT)
+    box = (100, 100, size, size)
+    landmarks = framing(box)
+    area = laplacian_energy(resize_face(detail))
+    assert 0.8 < laplacian_energy(align_face(frame, box, landmarks)) / area < 1.25
+    assert laplacian_energy(align_face(frame, box, landmarks, anti_alias=0.5)) < 0.6 * area
+    assert laplacian_energy(align_face(frame, box, landmarks, anti_alias=0.0)) > 1.5 * area
+
+
+def framing(box: tuple[int, int, int, int]) -> np.ndarray:
+    """Landmarks that frame ``box`` as FER2013 frames its square: the template scaled onto the box."""
+    x, y, w, _ = box
+    return FER_LANDMARKS * (w / 48) + (x, y)
 
 
 def test_eyes_come_out_level_from_a_tilted_real_face(astronaut: Path) -> None:

@@ -23,12 +23,13 @@ def load_script():
 def test_member_and_student_specs_become_the_members_recipe() -> None:
     script = load_script()
     members = script.spec_configs(["g1:vgg16:3", "g2:vgg32:4"], False, 90, ())
-    students = script.spec_configs(["s1:vgg16:11:0.8"], True, 24, ("members/g1", "members/g2"))
+    students = script.spec_configs(["s1:vgg16:11:0.8", "s2:vgg16:12:0.5:1.5"], True, 24, ("members/g1", "members/g2"))
     assert TrainConfig(**{**members["g2"], "teachers": ()}).arch == "vgg32"
     assert members["g1"]["seed"] == 3 and members["g1"]["epochs"] == 90 and members["g1"]["teachers"] == ()
     assert members["g1"]["learning_rate"] == 0.002 and members["g1"]["schedule"] == "cosine"
     assert students["s1"]["teachers"] == ("members/g1", "members/g2") and students["s1"]["distill_weight"] == 0.8
-    assert students["s1"]["epochs"] == 24
+    assert students["s1"]["epochs"] == 24 and students["s1"]["blur"] == 0.0 == members["g1"]["blur"]
+    assert students["s2"]["blur"] == 1.5 and students["s2"]["distill_weight"] == 0.5
 
 
 def test_bundles_hold_every_finished_run_and_stay_under_the_limit(tmp_path: Path, monkeypatch) -> None:
