@@ -3,7 +3,7 @@
 Both search a downscaled copy of the frame (``detect_width``), which is what keeps detection
 affordable on a Raspberry Pi, optionally turned by +-``tilt`` degrees as well (tilted heads), and
 report boxes and landmarks in frame pixels. Camera and video search fast (320 px, upright);
-photos, where a second does not matter, search wide and turned (``photos=True``).
+photos, where a second does not matter, search wide, turned and at two scales (``photos=True``).
 """
 
 import math
@@ -29,6 +29,9 @@ Found = tuple[tuple[float, float, float, float], np.ndarray | None, float]
 DETECT_WIDTH = 320  # the default search width: see benchmarks/pipeline_faithfulness.py
 PHOTO_WIDTH = 1280  # photos search at their own width up to this
 PHOTO_TILT = 25.0  # and turned by +-25 degrees too: see benchmarks/pipeline_faithfulness.py
+# and enlarged 1.5 times too: a second look at another scale finds faces the first missed, and
+# together with a stricter YuNet score (PHOTO_SCORE) more faces and fewer false ones are reported
+PHOTO_SCALES = (1.0, 1.5)
 MAX_TILT = 60.0
 NMS_IOU = 0.3  # one face found in several turns is kept once: its most certain box
 MIN_DETECT_WIDTH = 32
@@ -60,12 +63,14 @@ class ScaledDetector:
     scoring ``min_score``, most certain first.
 
     ``detect_width=None`` searches at min(DETECT_WIDTH, frame width), or with ``photos`` at
-    min(PHOTO_WIDTH, frame width); a width asked for explicitly must fit the frame, since
-    upscaling a frame only costs time. ``tilt=None`` is 0 (upright only), or with ``photos``
-    PHOTO_TILT: each turn is one more search.
+    min(PHOTO_WIDTH, frame width); a width asked for explicitly must fit the frame (upscaling a
+    camera frame costs more time than it finds faces). ``tilt=None`` is 0 (upright only), or with
+    ``photos`` PHOTO_TILT: each turn is one more search. ``photos`` also searches each of
+    PHOTO_SCALES times the search width and takes PHOTO_SCORE as ``min_score``'s default.
     """
 
     DEFAULT_SCORE: float  # min_score when none is given; each detector's scores mean something else
+    PHOTO_SCORE: float  # the same for photos, searched several times (each search can add a false face)
 
     def __init__(
         self,
@@ -87,10 +92,11 @@ class ScaledDetector:
                 f"(default {PHOTO_TILT:g} for photos, 0 for camera and video)"
             )
         self.min_face = MIN_FACE if min_face is None else min_face
-        self.min_score = self.DEFAULT_SCORE if min_score is None else min_score
+        self.min_score = (self.PHOTO_SCORE if photos else self.DEFAULT_SCORE) if min_score is None else min_score
         self.detect_width = detect_width
         self.default_width = PHOTO_WIDTH if photos else DETECT_WIDTH
         self.tilt = (PHOTO_TILT if photos else 0.0) if tilt is None else float(tilt)
+        self.scales = PHOTO_SCALES if photos else (1.0,)
 
     def ratio(self, frame_width: int) -> float:
         """Search width / frame width (at most 1)."""
@@ -106,25 +112,34 @@ class ScaledDetector:
     def detect(self, frame: np.ndarray) -> list[Detection]:
         height, width = frame.shape[:2]
         ratio = self.ratio(width)
-        small = frame if ratio == 1.0 else cv2.resize(frame, None, fx=ratio, fy=ratio, interpolation=cv2.INTER_AREA)
-        min_size = round(self.min_face * ratio)
-        found = self.search(small, min_size)
-        if self.tilt:
-            found = strongest(
-                found + self.turned_search(small, self.tilt, min_size) + self.turned_search(small, -self.tilt, min_size)
-            )
+        found = [face for scale in self.scales for face in self.look(frame, ratio * scale)]
+        if self.tilt or len(self.scales) > 1:
+            found = strongest(found)
         detections = []
         for (x, y, w, h), points, score in found:
-            if w / ratio < self.min_face or score < self.min_score:
+            if w < self.min_face or score < self.min_score:
                 continue
-            left, top = max(0.0, x / ratio), max(0.0, y / ratio)
-            right, bottom = min(float(width), (x + w) / ratio), min(float(height), (y + h) / ratio)
+            left, top = max(0.0, x), max(0.0, y)
+            right, bottom = min(float(width), x + w), min(float(height), y + h)
             if right - left < 1 or bottom - top < 1:
                 continue
             box = (round(left), round(top), round(right - left), round(bottom - top))
-            landmarks = None if points is None else tuple(map(tuple, pixel_centres(points, 1 / ratio).tolist()))
+            landmarks = None if points is None else tuple(map(tuple, points.tolist()))
             detections.append(Detection(box, float(score), landmarks))
         return sorted(detections, key=lambda d: -d.score)
+
+    def look(self, frame: np.ndarray, ratio: float) -> list[Found]:
+        """``search`` on ``frame`` resized by ``ratio``, upright and turned by +-tilt, in frame pixels."""
+        interpolation = cv2.INTER_AREA if ratio < 1.0 else cv2.INTER_LINEAR
+        small = frame if ratio == 1.0 else cv2.resize(frame, None, fx=ratio, fy=ratio, interpolation=interpolation)
+        min_size = round(self.min_face * ratio)
+        found = self.search(small, min_size)
+        if self.tilt:
+            found += self.turned_search(small, self.tilt, min_size) + self.turned_search(small, -self.tilt, min_size)
+        return [
+            (tuple(v / ratio for v in box), None if points is None else pixel_centres(points, 1 / ratio), score)
+            for box, points, score in found
+        ]
 
     def turned_search(self, small: np.ndarray, degrees: float, min_size: int) -> list[Found]:
         """``search`` on ``small`` turned by ``degrees`` about its centre (same size, black corners),
@@ -160,6 +175,7 @@ class YuNetDetector(ScaledDetector):
     """
 
     DEFAULT_SCORE = 0.7
+    PHOTO_SCORE = 0.75
 
     def __init__(
         self,
@@ -209,6 +225,7 @@ class HaarDetector(ScaledDetector):
 
     CASCADE = "haarcascade_frontalface_default.xml"
     DEFAULT_SCORE = 0.5
+    PHOTO_SCORE = 0.5
 
     def __init__(
         self,

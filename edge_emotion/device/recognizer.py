@@ -74,9 +74,10 @@ class EmotionRecognizer:
     a ``detect`` method); ``min_face`` (frame pixels; None: 24), ``min_score`` (None: the
     detector's own default), ``detect_width`` (None: 320, or the frame's width if smaller) and
     ``tilt`` (None: 0; degrees: search the frame turned by +-tilt as well, for tilted heads)
-    configure a detector named by a string. ``photos=True`` changes those two defaults for
-    photos, where time matters less than every face: the frame's own width up to 1280 px, and
-    turned by +-25 degrees (about 35 ms a 640x480 frame here against 5 ms; see
+    configure a detector named by a string. ``photos=True`` changes those defaults for photos,
+    where time matters less than every face: the frame's own width up to 1280 px and 1.5 times
+    that, each turned by +-25 degrees too, and a YuNet score of 0.75 (about 0.1 s a 640x480
+    frame here against 5 ms; see
     ``benchmarks/pipeline_faithfulness.py``). Each face is mapped onto the model's input as FER2013 frames faces
     (``preprocess.align_face``): by its landmarks when the detector gives them.
     ``mirror=True`` averages each face with its mirror image: about a point more accurate
