@@ -363,7 +363,7 @@ def run_command(
         int | None,
         typer.Option(
             help="Search frames downscaled to this width (default: 320 for camera and video, up to 1280 for "
-            "--image and --dir; never wider than the frame)."
+            "--image and --dir, which are searched at 1.5 times it too; never wider than the frame)."
         ),
     ] = None,
     tilt: Annotated[
@@ -379,7 +379,11 @@ def run_command(
     ] = None,
     min_score: Annotated[
         float | None,
-        typer.Option(min=0.0, max=1.0, help="Ignore detections scoring less (default: yunet 0.7, haar 0.5)."),
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Ignore detections scoring less (default: yunet 0.7, 0.75 for --image and --dir; haar 0.5).",
+        ),
     ] = None,
     landmarks: Annotated[bool, typer.Option("--landmarks", help="Draw the five landmarks (yunet).")] = False,
     largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = False,
