@@ -11,6 +11,7 @@ from a difference between kernel sets.
 """
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from edge_emotion.shipped import shipped_model
 
 
 def main() -> None:
+    # Let LiteRT's native "Created TensorFlow Lite XNNPACK delegate" line through to stderr (edge_emotion
+    # hides it unless verbose): check_aarch64.sh reads it there to tell that XNNPACK ran.
+    logging.getLogger("edge_emotion").setLevel(logging.INFO)
     faces = np.load(sys.argv[1])
     model = Path(sys.argv[2]) if len(sys.argv) > 2 else shipped_model()
     results = {}

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.device import detector as detector_module
 from edge_emotion.device.detector import (
+    MAX_NETS,
     PHOTO_SCALES,
     PHOTO_TILT,
     PHOTO_WIDTH,
@@ -138,6 +139,17 @@ def test_a_photo_search_at_two_scales_reports_a_face_once_on_its_landmarks() -> 
     assert detector.scales == PHOTO_SCALES and len(PHOTO_SCALES) > 1
     (face,) = detector.detect(frame)  # found at every scale, reported once
     assert np.abs(np.array(face.landmarks[:2]) - eyes).max() < 1.0
+
+
+def test_yunet_keeps_a_few_nets_one_per_size_searched(portrait: np.ndarray) -> None:
+    detector = YuNetDetector(photos=True)
+    (face,) = detector.detect(portrait)
+    nets = dict(detector.nets)
+    assert {(512, 512), (768, 768)} <= set(nets)  # the photo's two scales
+    assert detector.detect(portrait) == [face] and all(detector.nets[size] is nets[size] for size in nets)
+    for width in (200, 240, 280, 320, 360):
+        detector.detect(cv2.resize(portrait, (width, width)))
+    assert len(detector.nets) == MAX_NETS
 
 
 def test_a_tilted_head_gets_tilted_landmarks_and_one_box(portrait: np.ndarray) -> None:

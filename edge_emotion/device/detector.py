@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -37,6 +37,7 @@ NMS_IOU = 0.3  # one face found in several turns is kept once: its most certain 
 MIN_DETECT_WIDTH = 32
 MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
+MAX_NETS = 4  # YuNet nets kept, one per image size searched
 
 
 @dataclass(frozen=True)
@@ -189,27 +190,34 @@ class YuNetDetector(ScaledDetector):
         nms: float = NMS_IOU,
     ) -> None:
         super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)
-        path = model or shipped_yunet()
-        if not path.is_file():
+        self.path = model or shipped_yunet()
+        if not self.path.is_file():
             raise EdgeEmotionError(
-                f"YuNet model not found: {path}; reinstall edge-emotion (the package ships it) or use --detector haar"
+                f"YuNet model not found: {self.path}; "
+                "reinstall edge-emotion (the package ships it) or use --detector haar"
             )
+        self.nms = nms
+        self.nets: dict[tuple[int, int], Any] = {}
         try:
-            self.net = cv2.FaceDetectorYN.create(str(path), "", (DETECT_WIDTH, DETECT_WIDTH), self.min_score, nms, 5000)
+            self.net_for((DETECT_WIDTH, DETECT_WIDTH))
         except cv2.error:
             raise EdgeEmotionError(
-                f"cannot load YuNet from {path} (not an intact ONNX file); "
+                f"cannot load YuNet from {self.path} (not an intact ONNX file); "
                 "reinstall edge-emotion or use --detector haar"
             ) from None
-        self.input_size = (DETECT_WIDTH, DETECT_WIDTH)
+
+    def net_for(self, size: tuple[int, int]) -> Any:
+        """A FaceDetectorYN for images of ``size`` (width, height): one per size searched (a photo's two
+        scales), a few at most: changing a net's input size rebuilds it (about 40 % of a photo search here)."""
+        if size not in self.nets:
+            if len(self.nets) >= MAX_NETS:
+                del self.nets[next(iter(self.nets))]  # the oldest
+            self.nets[size] = cv2.FaceDetectorYN.create(str(self.path), "", size, self.min_score, self.nms, 5000)
+        return self.nets[size]
 
     def search(self, small: np.ndarray, min_size: int) -> list[Found]:
         bgr = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small[..., :3]
-        size = (bgr.shape[1], bgr.shape[0])
-        if size != self.input_size:
-            self.net.setInputSize(size)
-            self.input_size = size
-        _, faces = self.net.detect(np.ascontiguousarray(bgr))
+        _, faces = self.net_for((bgr.shape[1], bgr.shape[0])).detect(np.ascontiguousarray(bgr))
         if faces is None:
             return []
         return [(tuple(face[:4]), face[4:14].reshape(5, 2), float(face[14])) for face in faces]
