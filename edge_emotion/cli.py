@@ -114,6 +114,14 @@ def train_command(
             "as camera faces are softer than FER2013's crops.",
         ),
     ] = 0.0,
+    corrupt: Annotated[
+        float,
+        typer.Option(
+            help="With --augment: this share of the faces (0..1) under a random camera corruption (noise, dim "
+            "light, JPEG, blur, small face, contrast, exposure, framing, occlusion) at a random strength.",
+            metavar="SHARE",
+        ),
+    ] = 0.0,
     low_pass: Annotated[
         float,
         typer.Option(min=0.0, max=3.0, help="Gaussian blur (sigma, pixels) on every face this model will see."),
@@ -127,6 +135,14 @@ def train_command(
     soft_labels: Annotated[
         bool, typer.Option(help="With --ferplus: vote distributions instead of majority labels.")
     ] = False,
+    ferplus_weight: Annotated[
+        float,
+        typer.Option(
+            help="With --ferplus: targets are (1 - W) x FER2013's label + W x the FER+ votes (0..1); faces whose "
+            "FER+ majority is contempt, unknown or not-a-face are left out.",
+            metavar="W",
+        ),
+    ] = 1.0,
     teacher: Annotated[
         list[Path] | None,
         typer.Option(
@@ -184,9 +200,11 @@ def train_command(
 
     config = TrainConfig(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
-        ferplus=str(ferplus) if ferplus else None, soft_labels=soft_labels, epochs=epochs,
+        ferplus=str(ferplus) if ferplus else None, soft_labels=soft_labels, ferplus_weight=ferplus_weight,
+        epochs=epochs,
         batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
-        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, blur=blur, low_pass=low_pass,
+        label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, blur=blur, corrupt=corrupt,
+        low_pass=low_pass,
         precision=precision,
         teachers=tuple(map(str, teacher or ())), distill_weight=distill_weight,
         init_from=str(init_from) if init_from else None, seed=seed, strategy=strategy,
@@ -245,14 +263,22 @@ def evaluate_command(
     ] = "PublicTest",
     out: Annotated[Path | None, typer.Option(help="Folder for metrics.json and confusion.png.")] = None,
     mirror: Annotated[bool, typer.Option("--mirror", help="Average each face with its mirror image.")] = False,
+    ferplus: Annotated[
+        Path | None,
+        typer.Option(
+            help="FER+ votes (fer2013new.csv) to score against the human majority too "
+            "(default: fer2013new.csv beside the data CSV, when it is there)."
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Accuracy, loss, macro-F1, per-class precision and recall, and the confusion matrix."""
+    """Accuracy, loss, macro-F1, per-class precision and recall, and the confusion matrix,
+    against FER2013's labels and (with FER+ votes) the majority of ten human annotators."""
     from edge_emotion.console import print_scores
     from edge_emotion.training.evaluate import evaluate
 
     with user_errors():
-        result = evaluate(model=model, data=data, split=split, out=out, mirror=mirror)
+        result = evaluate(model=model, data=data, split=split, out=out, mirror=mirror, ferplus=ferplus)
     print_scores(result.scores, result.title)
     typer.echo(f"report: {result.report}")
 

@@ -7,24 +7,30 @@ from rich.console import Console
 from rich.table import Table
 
 from edge_emotion.metadata import ModelMetadata
-from edge_emotion.metrics import Scores
+from edge_emotion.metrics import LabelSets
 
 console = Console()
 
 
-def print_scores(scores: Scores, title: str) -> None:
+def print_scores(scores: LabelSets, title: str) -> None:
+    """Per-class precision and recall against FER2013's labels (and the FER+ majority, side by side)."""
+    sets = [("FER2013", scores.fer2013)] + ([("FER+", scores.ferplus)] if scores.ferplus is not None else [])
     table = Table(title=title)
-    for column in ("class", "precision", "recall", "faces"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    for index, name in enumerate(scores.recall):
-        table.add_row(
-            name,
-            f"{scores.precision[name]:.3f}",
-            f"{scores.recall[name]:.3f}",
-            str(scores.confusion[index].sum()),
-        )
+    table.add_column("class", justify="left")
+    for label, _ in sets:
+        for column in ("precision", "recall", "faces"):
+            table.add_column(f"{column} {label}" if len(sets) > 1 else column, justify="right")
+    for index, name in enumerate(scores.fer2013.recall):
+        cells = []
+        for _, each in sets:
+            cells += [f"{each.precision[name]:.3f}", f"{each.recall[name]:.3f}", str(each.confusion[index].sum())]
+        table.add_row(name, *cells)
     console.print(table)
-    console.print(f"accuracy {scores.accuracy:.4f}   loss {scores.loss:.4f}   macro-F1 {scores.macro_f1:.4f}")
+    for label, each in sets:
+        figures = f"accuracy {each.accuracy:.4f}   loss {each.loss:.4f}   macro-F1 {each.macro_f1:.4f}"
+        console.print(f"{label + ' labels:':16} {figures}")
+    if scores.ferplus is not None:
+        console.print(f"(FER+ majority: {scores.left_out} faces left out, their majority contempt/unknown/not a face)")
 
 
 def print_rows(title: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:

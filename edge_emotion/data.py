@@ -34,11 +34,17 @@ FERPLUS_COLUMNS = (
 
 @dataclass(frozen=True)
 class FaceSet:
-    """Faces of one split: images (N, 48, 48) uint8, targets (N, 7) float32 rows summing to 1."""
+    """Faces of one split: images (N, 48, 48) uint8, targets (N, 7) float32 rows summing to 1.
+
+    ``human`` holds, where FER+ votes were read, each face's FER+ majority class (the plurality of
+    ten annotators) or -1 where that majority is contempt, unknown or not-a-face: the second label
+    set every score is reported on.
+    """
 
     images: np.ndarray
     targets: np.ndarray
     source: str
+    human: np.ndarray | None = None
 
     @property
     def labels(self) -> np.ndarray:
@@ -49,7 +55,8 @@ class FaceSet:
         return len(self.images)
 
     def subset(self, index: np.ndarray) -> "FaceSet":
-        return FaceSet(self.images[index], self.targets[index], self.source)
+        human = None if self.human is None else self.human[index]
+        return FaceSet(self.images[index], self.targets[index], self.source, human)
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -149,11 +156,11 @@ def read_fer_csv(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np
     return table, sum(len(numbers) for numbers, _, _ in rows.values()) + skipped.total()
 
 
-def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.ndarray]:
-    """FER+ votes as FER2013-ordered targets: (targets (rows, 7), keep mask).
+def read_ferplus(path: Path, usages: np.ndarray) -> np.ndarray:
+    """FER+ votes (rows, 7) in FER2013's class order, checked row by row against the FER2013 CSV's ``usages``.
 
-    Rows whose plurality vote is unknown, not-a-face or contempt (no FER2013 class) are
-    dropped; ``soft`` keeps the vote distribution instead of the majority one-hot.
+    Votes for contempt, unknown and not-a-face have no FER2013 class: a row whose plurality is
+    one of them gets all zeros, so ``majority`` leaves it out.
     """
     if not path.is_file():
         raise EdgeEmotionError(f"FER+ file not found: {path}")
@@ -161,23 +168,45 @@ def ferplus_targets(path: Path, rows: int, soft: bool) -> tuple[np.ndarray, np.n
     with _csv_rows(path, f"expected FER+ vote columns {','.join(names)}") as reader:
         if not set(names) <= set(reader.fieldnames or ()):
             raise EdgeEmotionError(f"{path}: not a FER+ file (expected vote columns {','.join(names)})")
-        try:
-            votes = np.array([[float(row[n]) for n in names] for row in reader], dtype=np.float32)
-        except (TypeError, ValueError):
-            raise EdgeEmotionError(f"{path}: vote counts must be numbers") from None
-    if len(votes) != rows:
-        raise EdgeEmotionError(f"{path}: {len(votes)} rows, but the FER2013 CSV has {rows}")
-    keep = np.array([FERPLUS_COLUMNS[i][1] is not None for i in votes.argmax(axis=1)])
-    keep &= votes.sum(axis=1) > 0
-    targets = np.zeros((rows, NUM_CLASSES), dtype=np.float32)
+        rows = list(reader)
+    try:
+        votes = np.array([[float(row[n]) for n in names] for row in rows], dtype=np.float32)
+    except (TypeError, ValueError):
+        raise EdgeEmotionError(f"{path}: vote counts must be numbers") from None
+    if len(votes) != len(usages):
+        raise EdgeEmotionError(f"{path}: {len(votes)} rows, but the FER2013 CSV has {len(usages)}")
+    if "Usage" in (reader.fieldnames or ()):
+        # Rows FER2013's reader skipped (an unknown Usage) have no usage to compare.
+        differ = np.flatnonzero((np.array([row["Usage"] for row in rows]) != usages) & (usages != ""))
+        if differ.size:
+            raise EdgeEmotionError(
+                f"{path}: row {differ[0] + 2} is {rows[differ[0]]['Usage']}, but the FER2013 CSV's row is "
+                f"{usages[differ[0]]}: the files are not in the same order"
+            )
+    seven = np.zeros((len(votes), NUM_CLASSES), dtype=np.float32)
     for column, (_, class_id) in enumerate(FERPLUS_COLUMNS):
         if class_id is not None:
-            targets[:, class_id] = votes[:, column]
-    if not soft:
-        targets = one_hot(targets.argmax(axis=1))
-    totals = targets.sum(axis=1, keepdims=True)
-    keep &= totals[:, 0] > 0
-    return np.divide(targets, totals, out=np.zeros_like(targets), where=totals > 0), keep
+            seven[:, class_id] = votes[:, column]
+    plurality_kept = np.array([FERPLUS_COLUMNS[i][1] is not None for i in votes.argmax(axis=1)])
+    return np.where(plurality_kept[:, None], seven, 0.0).astype(np.float32)
+
+
+def majority(votes: np.ndarray) -> np.ndarray:
+    """Each face's FER+ majority class, or -1 where no FER2013 class leads (``read_ferplus``'s zero rows)."""
+    return np.where(votes.sum(axis=1) > 0, votes.argmax(axis=1), -1)
+
+
+def check_vote_weight(weight: float) -> None:
+    if not 0.0 <= weight <= 1.0:
+        raise EdgeEmotionError(f"the FER+ vote weight must be within 0..1, got {weight}")
+
+
+def blended_targets(labels: np.ndarray, votes: np.ndarray, weight: float, soft: bool) -> np.ndarray:
+    """``(1 - weight) * FER2013's one-hot + weight * FER+`` (the vote distribution with ``soft``, else its
+    majority one-hot), for faces whose FER+ majority is one of the seven classes."""
+    check_vote_weight(weight)
+    human = votes / votes.sum(axis=1, keepdims=True) if soft else one_hot(majority(votes))
+    return ((1.0 - weight) * one_hot(labels) + weight * human).astype(np.float32)
 
 
 def _not_an_image(file: Path) -> EdgeEmotionError:
@@ -270,30 +299,44 @@ def _folder_split(root: Path, split: str) -> Path:
     )
 
 
-def load_faces(data: Path, split: str, ferplus: Path | None = None, soft: bool = False) -> FaceSet:
-    """One split of a FER2013 CSV or image tree, with FER+ targets when ``ferplus`` is given."""
+def load_faces(
+    data: Path, split: str, ferplus: Path | None = None, soft: bool = False, weight: float | None = None
+) -> FaceSet:
+    """One split of a FER2013 CSV or image tree; ``ferplus`` adds FER+ majorities (see ``load_csv_splits``)."""
     if not data.exists():
         raise EdgeEmotionError(f"data not found: {data}")
     if data.is_dir():
         if ferplus is not None:
             raise EdgeEmotionError("FER+ labels go with the FER2013 CSV, not with an image folder")
         return read_image_folder(_folder_split(data, split))
-    return load_csv_splits(data, [split], ferplus, soft)[canonical_split(split)]
+    return load_csv_splits(data, [split], ferplus, soft, weight)[canonical_split(split)]
 
 
-def load_splits(data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False) -> dict[str, FaceSet]:
+def load_splits(
+    data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False, weight: float | None = None
+) -> dict[str, FaceSet]:
     """Several splits of one data set, keyed by canonical split name; a CSV is parsed once for all."""
     if data.is_file():
-        return load_csv_splits(data, splits, ferplus, soft)
-    return {canonical_split(split): load_faces(data, split, ferplus, soft) for split in splits}
+        return load_csv_splits(data, splits, ferplus, soft, weight)
+    return {canonical_split(split): load_faces(data, split, ferplus, soft, weight) for split in splits}
 
 
 def load_csv_splits(
-    data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False
+    data: Path, splits: list[str], ferplus: Path | None = None, soft: bool = False, weight: float | None = None
 ) -> dict[str, FaceSet]:
-    """Several splits of one CSV, read once."""
+    """Several splits of one CSV, read once.
+
+    With ``ferplus`` every face carries its FER+ majority (``FaceSet.human``). Scoring leaves
+    ``weight`` None: every face, FER2013's labels as targets. Training gives a ``weight``: only
+    faces whose FER+ majority is one of the seven classes, targets blended (``blended_targets``).
+    """
     table, total = read_fer_csv(data)
-    votes = ferplus_targets(ferplus, total, soft) if ferplus is not None else None
+    votes = None
+    if ferplus is not None:
+        usages = np.full(total, "", dtype=object)
+        for split_name, (numbers, _, _) in table.items():
+            usages[numbers] = split_name
+        votes = read_ferplus(ferplus, usages)
     result = {}
     for split in map(canonical_split, splits):
         if split not in table:
@@ -303,8 +346,14 @@ def load_csv_splits(
         if votes is None:
             result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}")
             continue
-        targets, keep = votes[0][numbers], votes[1][numbers]
-        result[split] = FaceSet(images[keep], targets[keep], f"{data}:{split}+FER+")
+        split_votes = votes[numbers]
+        human = majority(split_votes)
+        if weight is None:
+            result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}", human)
+            continue
+        keep = human >= 0
+        targets = blended_targets(labels[keep], split_votes[keep], weight, soft)
+        result[split] = FaceSet(images[keep], targets, f"{data}:{split}+FER+", human[keep])
     return result
 
 

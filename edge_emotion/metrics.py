@@ -51,6 +51,39 @@ def score(probabilities: np.ndarray, labels: np.ndarray, names: Sequence[str] = 
     )
 
 
+@dataclass(frozen=True)
+class LabelSets:
+    """Scores against FER2013's own label (every face) and against the FER+ majority of ten annotators
+    (what people see; only faces whose majority is one of the seven classes, the others counted)."""
+
+    fer2013: Scores
+    ferplus: Scores | None = None
+    left_out: int = 0  # faces whose FER+ majority is contempt, unknown or not-a-face
+
+    def as_dict(self) -> dict:
+        both = {"fer2013": self.fer2013.as_dict()}
+        if self.ferplus is not None:
+            both["ferplus"] = {**self.ferplus.as_dict(), "faces": int(self.ferplus.confusion.sum())}
+            both["ferplus"]["left_out"] = self.left_out
+        return both
+
+    def summary(self) -> dict[str, float]:
+        """The headline figures: accuracy and macro-F1 on each label set."""
+        figures = {"fer2013_accuracy": self.fer2013.accuracy, "fer2013_macro_f1": self.fer2013.macro_f1}
+        if self.ferplus is not None:
+            figures |= {"ferplus_accuracy": self.ferplus.accuracy, "ferplus_macro_f1": self.ferplus.macro_f1}
+        return {k: round(v, 4) for k, v in figures.items()}
+
+
+def score_label_sets(probabilities: np.ndarray, labels: np.ndarray, human: np.ndarray | None = None) -> LabelSets:
+    """``score`` against FER2013's ``labels``, and against ``human`` (FER+ majorities, -1 left out) when given."""
+    fer2013 = score(probabilities, labels)
+    if human is None:
+        return LabelSets(fer2013)
+    kept = human >= 0
+    return LabelSets(fer2013, score(probabilities[kept], human[kept]), int((~kept).sum()))
+
+
 def agreement(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """How closely two models' probabilities on the same faces match: top-1 agreement, mean |diff|."""
     return {

@@ -104,7 +104,7 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
 
     def epoch_data() -> tuple[np.ndarray, np.ndarray]:
         order = rng.permutation(len(x))
-        return random_affine(x[order], rng, Jitter(blur=config.blur)), y[order]
+        return random_affine(x[order], rng, Jitter(blur=config.blur, corrupt=config.corrupt)), y[order]
 
     log = run.log.open("a")
     with ThreadPoolExecutor(1) as pool:

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 
 from edge_emotion.data import (
-    ferplus_targets,
+    blended_targets,
     load_csv_splits,
     load_faces,
+    majority,
+    read_ferplus,
     stratified_sample,
 )
 from edge_emotion.errors import EdgeEmotionError
@@ -99,23 +101,63 @@ def test_image_tree_resizes_and_greys(tmp_path: Path) -> None:
     assert faces.labels.tolist() == [CLASS_NAMES.index("sad")]
 
 
-def test_ferplus_majority_soft_and_dropped_rows(tmp_path: Path) -> None:
-    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+FERPLUS_HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+
+
+def test_ferplus_majority_soft_and_left_out_rows(tmp_path: Path) -> None:
     rows = [
         "Training,a,0,8,2,0,0,0,0,0,0,0",  # happy by majority
-        "Training,b,1,0,0,0,0,0,0,0,9,0",  # unknown: dropped
-        "Training,c,0,0,0,0,0,0,0,0,0,10",  # not a face: dropped
+        "Training,b,1,0,0,0,0,0,0,0,9,0",  # unknown: left out
+        "Training,c,0,0,0,0,0,0,0,0,0,10",  # not a face: left out
         "Training,d,4,0,0,0,6,0,0,0,0,0",  # angry 0.6 / neutral 0.4
     ]
-    path = write(tmp_path, header + "\n".join(rows) + "\n")
-    hard, keep = ferplus_targets(path, 4, soft=False)
-    assert keep.tolist() == [True, False, False, True]
-    assert hard[0].argmax() == CLASS_NAMES.index("happy")
-    soft, _ = ferplus_targets(path, 4, soft=True)
-    assert soft[3][CLASS_NAMES.index("angry")] == pytest.approx(0.6)
-    assert soft[3][CLASS_NAMES.index("neutral")] == pytest.approx(0.4)
+    path = write(tmp_path, FERPLUS_HEADER + "\n".join(rows) + "\n")
+    votes = read_ferplus(path, np.array(["Training"] * 4))
+    assert majority(votes).tolist() == [CLASS_NAMES.index("happy"), -1, -1, CLASS_NAMES.index("angry")]
+    hard = blended_targets(np.array([3, 0]), votes[[0, 3]], weight=1.0, soft=False)
+    assert hard[1].tolist() == np.eye(7)[CLASS_NAMES.index("angry")].tolist()
+    soft = blended_targets(np.array([3, 6]), votes[[0, 3]], weight=1.0, soft=True)
+    assert soft[1][CLASS_NAMES.index("angry")] == pytest.approx(0.6)
+    assert soft[1][CLASS_NAMES.index("neutral")] == pytest.approx(0.4)
+    # Half FER2013's label (neutral, 6), half the votes: neutral 0.5 + 0.2, angry 0.3.
+    half = blended_targets(np.array([6]), votes[[3]], weight=0.5, soft=True)[0]
+    assert half[CLASS_NAMES.index("neutral")] == pytest.approx(0.7)
+    assert half[CLASS_NAMES.index("angry")] == pytest.approx(0.3)
+    assert blended_targets(np.array([6]), votes[[3]], weight=0.0, soft=True)[0].argmax() == 6
     with pytest.raises(EdgeEmotionError, match="4 rows, but the FER2013 CSV has 5"):
-        ferplus_targets(path, 5, soft=False)
+        read_ferplus(path, np.array(["Training"] * 5))
+    with pytest.raises(EdgeEmotionError, match=r"within 0\.\.1"):
+        blended_targets(np.array([6]), votes[[3]], weight=1.5, soft=True)
+
+
+def test_ferplus_rows_must_follow_the_csv_order(tmp_path: Path, fer_csv: Path) -> None:
+    """A FER+ file for another ordering of the data set is refused, not silently misaligned."""
+    usages = ["Training"] * 210 + ["PublicTest"] * 56 + ["PrivateTest"] * 56
+    lines = [f"{usage},x,1,9,0,0,0,0,0,0,0,0" for usage in usages]
+    aligned = write(tmp_path, FERPLUS_HEADER + "\n".join(lines) + "\n")
+    faces = load_faces(fer_csv, "PublicTest", aligned)
+    assert faces.human.tolist() == [CLASS_NAMES.index("happy")] * 56
+    assert faces.labels.tolist() != faces.human.tolist()  # the targets stay FER2013's for scoring
+    lines[215] = "Training,x,1,9,0,0,0,0,0,0,0,0"
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text(FERPLUS_HEADER + "\n".join(lines) + "\n")
+    with pytest.raises(EdgeEmotionError, match="row 217 is Training, but the FER2013 CSV's row is PublicTest"):
+        load_faces(fer_csv, "PublicTest", shuffled)
+
+
+def test_training_targets_blend_and_leave_out_faces_without_a_seven_class_majority(
+    tmp_path: Path, fer_csv: Path
+) -> None:
+    usages = ["Training"] * 210 + ["PublicTest"] * 56 + ["PrivateTest"] * 56
+    lines = [f"{usage},x,1,9,0,0,0,0,0,0,0,0" for usage in usages]
+    lines[0] = "Training,x,0,0,0,0,0,0,0,0,0,10"  # not a face
+    votes = write(tmp_path, FERPLUS_HEADER + "\n".join(lines) + "\n")
+    train = load_faces(fer_csv, "Training", votes, soft=True, weight=0.5)
+    assert len(train) == 209
+    happy = CLASS_NAMES.index("happy")
+    plain = load_faces(fer_csv, "Training").labels[1:]
+    assert np.allclose(train.targets[:, happy], np.where(plain == happy, 0.5, 0.0) + 0.45)
+    assert np.allclose(train.targets.sum(axis=1), 1.0)
 
 
 def test_stratified_sample_keeps_class_mix_and_is_seeded(fer_csv: Path) -> None:
@@ -158,10 +200,13 @@ def test_ferplus_rows_align_when_fer2013_rows_are_skipped(tmp_path: Path) -> Non
     path = write(tmp_path, "emotion,pixels,Usage\n" + "\n".join(rows) + "\n")
     votes = tmp_path / "ferplus.csv"
     header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
-    happy, neutral = "T,a,0,9,0,0,0,0,0,0,0,0", "T,b,9,0,0,0,0,0,0,0,0,0"
-    votes.write_text(header + "\n".join([happy, happy, neutral]) + "\n")
+    happy, neutral = "Training,a,0,9,0,0,0,0,0,0,0,0", "Training,b,9,0,0,0,0,0,0,0,0,0"
+    skipped = "PrivateTest,c,0,9,0,0,0,0,0,0,0,0"  # the FER2013 row is skipped: its Usage is not compared
+    votes.write_text(header + "\n".join([happy, skipped, neutral]) + "\n")
     faces = load_csv_splits(path, ["Training"], ferplus=votes)["Training"]
-    assert faces.labels.tolist() == [CLASS_NAMES.index("happy"), CLASS_NAMES.index("neutral")]
+    assert faces.human.tolist() == [CLASS_NAMES.index("happy"), CLASS_NAMES.index("neutral")]
+    trained = load_csv_splits(path, ["Training"], ferplus=votes, weight=1.0)["Training"]
+    assert trained.labels.tolist() == [CLASS_NAMES.index("happy"), CLASS_NAMES.index("neutral")]
 
 
 def test_sixteen_bit_images_are_scaled_to_eight_bits(tmp_path: Path) -> None:

@@ -139,7 +139,9 @@ def test_conversion_is_quiet_unless_verbose(trained_run: Path, fer_csv: Path, tm
     assert quiet.stderr == ""  # neither TensorFlow's start-up, absl's, nor the converter's fully_quantize line
     verbose = cli(*args, "--out", str(tmp_path / "verbose.tflite"), "-v")
     assert verbose.returncode == 0, verbose.stderr
-    assert "absl::InitializeLog()" in verbose.stderr and "fully_quantize" in verbose.stderr
+    # Native lines pass with -v: LiteRT's delegate line always (the int8 check runs the model); which
+    # lines TensorFlow's converter prints itself depends on its version.
+    assert "XNNPACK" in verbose.stderr and verbose.stderr != quiet.stderr
 
 
 def test_opencv_is_silenced_around_opening_a_source_unless_verbose(root_level: object) -> None:

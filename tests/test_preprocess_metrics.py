@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge_emotion.metrics import agreement, score
+from edge_emotion.metrics import agreement, score, score_label_sets
 from edge_emotion.preprocess import face_to_input, scale
 
 
@@ -44,3 +44,19 @@ def test_agreement() -> None:
     result = agreement(a, b)
     assert result["top1_agreement"] == 0.5
     assert result["mean_abs_prob_diff"] == pytest.approx(0.35)
+
+
+def test_scores_on_both_label_sets_leave_out_faces_without_a_human_majority() -> None:
+    probabilities = np.eye(7)[[0, 1, 2, 3]]
+    labels = np.array([0, 1, 0, 0])
+    human = np.array([0, -1, 2, 1])  # the second face's majority is none of the seven
+    both = score_label_sets(probabilities, labels, human)
+    assert both.fer2013.accuracy == pytest.approx(2 / 4)
+    assert both.ferplus.accuracy == pytest.approx(2 / 3)
+    assert both.left_out == 1
+    assert both.as_dict()["ferplus"]["faces"] == 3
+    assert both.summary() == {
+        "fer2013_accuracy": 0.5, "fer2013_macro_f1": round(both.fer2013.macro_f1, 4),
+        "ferplus_accuracy": 0.6667, "ferplus_macro_f1": round(both.ferplus.macro_f1, 4),
+    }  # fmt: skip
+    assert score_label_sets(probabilities, labels).ferplus is None

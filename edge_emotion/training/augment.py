@@ -9,6 +9,12 @@ time than it ever learned from; one Lanczos pass keeps about 90 % of a face's de
 Faces cut out of camera frames are softer than FER2013's own crops (focus, compression, the
 anti-alias blur before the warp to 48x48): ``blur`` softens half the faces by a random
 Gaussian up to that sigma, so a model learns both (``benchmarks/pipeline_faithfulness.py``).
+
+A camera adds more than softness: ``corrupt`` puts that share of the faces under one of
+``corruptions.FAMILIES`` (noise, dim light, JPEG, blur, small faces, contrast, exposure, framing,
+occlusion) at a random strength, before the jitter's resampling, as a camera's frame is
+corrupted before the face is cut out of it. With a teacher's targets computed on the clean
+faces, this is consistency distillation: the student learns the clean answer from a bad picture.
 """
 
 from dataclasses import dataclass
@@ -17,6 +23,7 @@ import cv2
 import numpy as np
 
 from edge_emotion.preprocess import low_pass
+from edge_emotion.training.corruptions import random_corruptions
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class Jitter:
     zoom: float = 0.1
     flip: bool = True
     blur: float = 0.0  # the largest Gaussian sigma (pixels) half the faces are softened by
+    corrupt: float = 0.0  # the share of faces put under a random camera corruption
 
 
 def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = Jitter()) -> np.ndarray:
@@ -39,6 +47,9 @@ def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = 
     shifts = rng.uniform(-jitter.shift, jitter.shift, (count, 2)) * size
     flips = rng.random(count) < 0.5 if jitter.flip else np.zeros(count, dtype=bool)
     sigmas = np.where(rng.random(count) < 0.5, rng.uniform(0.0, jitter.blur, count), 0.0)
+    if jitter.corrupt > 0:
+        grey = np.round(np.clip(faces[..., 0], 0.0, 1.0) * 255).astype(np.uint8)
+        faces = (random_corruptions(grey, rng, jitter.corrupt).astype(np.float32) / 255)[..., np.newaxis]
     out = np.empty_like(faces)
     for i, face in enumerate(faces[..., 0]):
         matrix = cv2.getRotationMatrix2D((centre, centre), angles[i], zooms[i])

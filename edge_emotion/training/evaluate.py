@@ -6,26 +6,30 @@ from typing import NamedTuple
 from edge_emotion.atomic import check_writable, write_json
 from edge_emotion.data import FaceSet, canonical_split, load_faces
 from edge_emotion.labels import CLASS_NAMES
-from edge_emotion.metrics import Scores, score
+from edge_emotion.metrics import LabelSets, score_label_sets
 from edge_emotion.plots import plot_confusion
 from edge_emotion.resolve import load_model, model_kind
 from edge_emotion.shipped import model_path
 
 DEFAULT_DATA = Path("fer2013.csv")
+FERPLUS_NAME = "fer2013new.csv"  # FER+ votes, looked for beside a FER2013 CSV when --ferplus is not given
 PACKAGE = Path(__file__).resolve().parents[1]  # the installed edge_emotion folder: no reports written into it
 
 
 class Evaluation(NamedTuple):
-    scores: Scores
+    scores: LabelSets
     title: str  # what was scored on what: "MODEL on DATA:SPLIT (N faces)"
     report: Path  # the folder holding metrics.json and confusion.png
 
 
 def evaluate(
     *, model: str | Path, data: Path | None = None, split: str = "PublicTest", out: Path | None = None,
-    mirror: bool = False,
+    mirror: bool = False, ferplus: Path | None = None,
 ) -> Evaluation:  # fmt: skip
     """Score ``model`` on ``split`` of ``data`` and write the report to ``out`` (default: ``default_report_dir``).
+
+    Scored against FER2013's labels and, with FER+ votes (``ferplus``, else ``fer2013new.csv``
+    beside a CSV ``data`` when it is there), against the FER+ majority too.
 
     ``model`` is a shipped model's name (fast, accurate) or a path. ``data`` defaults to the data
     a run or member trained on, else ``fer2013.csv``. A .tflite model runs in the device's
@@ -41,8 +45,10 @@ def evaluate(
         data = Path(load_config(model / "config.json", allow_unknown=True).data) if trained else DEFAULT_DATA
     report = out or default_report_dir(model, split)
     check_writable(report)
-    faces = load_faces(data, split)
-    scores = score(load_model(model).predict(faces, mirror=mirror), faces.labels)
+    if ferplus is None and data.is_file() and (data.parent / FERPLUS_NAME).is_file():
+        ferplus = data.parent / FERPLUS_NAME
+    faces = load_faces(data, split, ferplus)
+    scores = score_label_sets(load_model(model).predict(faces, mirror=mirror), faces.labels, faces.human)
     write_report(scores, faces, model, report)
     return Evaluation(scores, f"{model} on {faces.source} ({len(faces)} faces)", report)
 
@@ -58,11 +64,14 @@ def default_report_dir(model: Path, split: str) -> Path:
     return model.with_name(f"{model.stem}-{name}")
 
 
-def write_report(scores: Scores, faces: FaceSet, model: Path, out: Path) -> None:
-    """metrics.json and confusion.png in ``out``."""
+def write_report(scores: LabelSets, faces: FaceSet, model: Path, out: Path) -> None:
+    """metrics.json (FER2013's scores at the top level, FER+'s under ``ferplus``) and confusion.png in ``out``."""
+    both = scores.as_dict()
     write_json(
         out / "metrics.json",
-        {"model": str(model), "data": faces.source, "faces": len(faces), **scores.as_dict()},
+        {"model": str(model), "data": faces.source, "faces": len(faces), **both.pop("fer2013"), **both},
     )
-    title = f"{model.name} on {faces.source.split(':')[-1]}: accuracy {scores.accuracy:.1%}"
-    plot_confusion(scores.confusion, CLASS_NAMES, title, out / "confusion.png")
+    title = f"{model.name} on {faces.source.split(':')[-1]}: accuracy {scores.fer2013.accuracy:.1%}"
+    if scores.ferplus is not None:
+        title += f" (FER+ majority {scores.ferplus.accuracy:.1%})"
+    plot_confusion(scores.fer2013.confusion, CLASS_NAMES, title, out / "confusion.png")

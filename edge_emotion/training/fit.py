@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from edge_emotion.atomic import check_writable, copy_file, remove_partials, write_json, write_text
-from edge_emotion.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
+from edge_emotion.data import FaceFiles, FaceSet, canonical_split, check_vote_weight, folder_splits, load_splits
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
 from edge_emotion.resolve import load_model, model_kind
 from edge_emotion.tf_import import import_keras, import_tf
+from edge_emotion.training.augment import Jitter
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.distribute import (
     PEER_TIMEOUT,
@@ -43,6 +44,7 @@ class TrainConfig:
     val_split: str = "PublicTest"
     ferplus: str | None = None
     soft_labels: bool = False
+    ferplus_weight: float = 1.0
     epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -51,6 +53,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     augment: bool = True
     blur: float = 0.0
+    corrupt: float = 0.0
     low_pass: float = 0.0
     precision: str = "float32"
     teachers: tuple[str, ...] = ()
@@ -136,7 +139,8 @@ def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[Fa
     if streaming and data.is_dir() and ferplus is None:
         loaded = folder_splits(data, splits, 0 if config.stream else STREAM_ABOVE)
     else:
-        loaded = load_splits(data, splits, ferplus, config.soft_labels)
+        weight = config.ferplus_weight if ferplus else None
+        loaded = load_splits(data, splits, ferplus, config.soft_labels, weight)
     train, val = (loaded[canonical_split(s)] for s in splits)
     if train.source == val.source:
         raise EdgeEmotionError(
@@ -159,6 +163,9 @@ def check_flags(config: TrainConfig) -> None:
         raise EdgeEmotionError(f"data not found: {config.data} (--data takes a FER2013 CSV or a folder)")
     if config.ferplus and not Path(config.ferplus).is_file():
         raise EdgeEmotionError(f"FER+ file not found: {config.ferplus}")
+    check_vote_weight(config.ferplus_weight)
+    if not 0.0 <= config.corrupt <= 1.0:
+        raise EdgeEmotionError(f"--corrupt is the share of faces corrupted, within 0..1, got {config.corrupt}")
     for model in (*config.teachers, *([config.init_from] if config.init_from else [])):
         model_kind(Path(model))
 
@@ -403,8 +410,9 @@ def _fit(
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
     contract = {"seed": config.seed, "low_pass_sigma": config.low_pass, "cache": _cache(config.cache, cluster)}
+    jitter = Jitter(blur=config.blur, corrupt=config.corrupt)
     train_data = make_dataset(
-        train_faces, config.batch_size, train=True, augment=config.augment, blur=config.blur, **contract
+        train_faces, config.batch_size, train=True, augment=config.augment, jitter=jitter, **contract
     )
     val_data = make_dataset(val_faces, config.batch_size, train=False, augment=False, **contract)
     with strategy.scope():  # variables made here are mirrored on every replica

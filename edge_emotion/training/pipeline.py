@@ -16,6 +16,7 @@ from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
 from edge_emotion.tf_import import import_tf
 from edge_emotion.training.augment import Jitter, random_affine
 
+DEFAULT_JITTER = Jitter()
 SHUFFLE_BUFFER = 4096  # decoded faces a cached stream shuffles through: 4,096 x 9 KiB = 36 MiB
 
 
@@ -27,11 +28,11 @@ def make_dataset(
     augment: bool,
     seed: int,
     low_pass_sigma: float = 0.0,
-    blur: float = 0.0,
+    jitter: Jitter = DEFAULT_JITTER,
     cache: str | None = None,
 ) -> Any:
     """Batches of (images in 0..1, targets); training data is reshuffled and re-jittered every epoch
-    (half the faces softened by up to ``blur``, see ``augment.Jitter``).
+    by ``jitter`` (softness and camera corruptions too, see ``augment.Jitter``).
 
     ``batch_size`` is the global batch: under a tf.distribute strategy each replica gets its
     share. ``cache`` (faces on disk only) keeps the decoded faces in tf.data cache files
@@ -49,11 +50,11 @@ def make_dataset(
         # One seed per batch from a seeded stream that changes every epoch: parallel and reproducible.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
-        def jitter(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
-            return random_affine(images, np.random.default_rng(int(batch_seed) & 0xFFFFFFFF), Jitter(blur=blur))
+        def jittered(images: np.ndarray, batch_seed: np.int64) -> np.ndarray:
+            return random_affine(images, np.random.default_rng(int(batch_seed) & 0xFFFFFFFF), jitter)
 
         def augmented(x: Any, y: Any, batch_seed: Any) -> tuple[Any, Any]:
-            images = tf.numpy_function(jitter, [x, batch_seed], tf.float32, stateful=False)
+            images = tf.numpy_function(jittered, [x, batch_seed], tf.float32, stateful=False)
             return tf.ensure_shape(images, x.shape), y
 
         data = tf.data.Dataset.zip(data, seeds).map(
