@@ -3,8 +3,10 @@ which ``edge-emotion models`` lists and docs/MODEL_CARD.md quotes.
 
 MACs and parameters are read from the graph; PublicTest (the split that chose the model) and
 PrivateTest (scored once per shipped model) give accuracy, macro-F1, per-class recall and the
-confusion matrix, single crop; FER+ PrivateTest (majority of the ten votes) is a second
-figure; faces/s is one face per interpreter call, on 1 and 2 threads.
+confusion matrix, single crop, against FER2013's labels and against the FER+ majority of ten
+annotators (faces whose majority is contempt, unknown or not-a-face left out, counted); faces/s
+is one face per interpreter call, on 1 and 2 threads. Robustness to camera conditions is
+``robustness.py``'s, in its own results file.
 
     python benchmarks/model_card.py fast|accurate [--ferplus ../shared/data/fer2013/fer2013new.csv]
 """
@@ -20,7 +22,7 @@ from model_cost import cost
 from edge_emotion.atomic import write_json
 from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
-from edge_emotion.metrics import score
+from edge_emotion.metrics import score_label_sets
 from edge_emotion.preprocess import model_inputs
 from edge_emotion.resolve import load_model
 from edge_emotion.shipped import SHIPPED, shipped_model
@@ -34,15 +36,18 @@ def main() -> None:
     model = shipped_model(args.name)
     loaded = load_model(model)
     card: dict = {**cost(model)}
-    for split, ferplus in (("PublicTest", None), ("PrivateTest", None), ("PrivateTest", args.ferplus)):
-        faces = load_faces(fer_csv(), split, ferplus)
-        scores = score(loaded.predict(faces), faces.labels)
-        key = f"{split.lower()}{'_ferplus' if ferplus else ''}"
-        card[f"{key}_accuracy"] = round(scores.accuracy, 4)
-        card[f"{key}_macro_f1"] = round(scores.macro_f1, 4)
-        if key == "privatetest":
-            card["privatetest_recall"] = {k: round(v, 4) for k, v in scores.recall.items()}
-            card["privatetest_confusion"] = scores.confusion.tolist()
+    for split in ("PublicTest", "PrivateTest"):
+        faces = load_faces(fer_csv(), split, args.ferplus)
+        both = score_label_sets(loaded.predict(faces), faces.labels, faces.human)
+        key = split.lower()
+        for label, scores in (("", both.fer2013), ("_ferplus", both.ferplus)):
+            card[f"{key}{label}_accuracy"] = round(scores.accuracy, 4)
+            card[f"{key}{label}_macro_f1"] = round(scores.macro_f1, 4)
+            if key == "privatetest":
+                card[f"privatetest{label}_recall"] = {k: round(v, 4) for k, v in scores.recall.items()}
+                card[f"privatetest{label}_confusion"] = scores.confusion.tolist()
+        card[f"{key}_ferplus_faces"] = int(both.ferplus.confusion.sum())
+        card[f"{key}_ferplus_left_out"] = both.left_out
     inputs = model_inputs(load_faces(fer_csv(), "PublicTest").images[:64])
     for threads in (1, 2):
         rate = batch1_faces_per_second(Classifier(model, threads=threads).predict, inputs.astype(np.float32))

@@ -15,6 +15,13 @@ in no_face.mp4 (none).
 To choose between candidate models, place PublicTest faces instead (PrivateTest is scored once,
 for the shipped model) and save under another name, e.g.
 ``--model cand.tflite --split PublicTest --setting yunet_photo --name faithfulness_cand``.
+
+Camera conditions on the whole frame (``--condition noise/medium``, repeatable; the families of
+``corruptions.FRAME_FAMILIES``): each frame is corrupted after the face is placed, so detection,
+alignment and classification meet it together; blur sizes are in frame pixels, twice those of a
+48x48 face. Each condition is reported against the same faces as plain crops, clean and under the
+same corruption at the face's own 48x48 size. Accuracy is scored against FER2013's labels and the
+FER+ majority (``--ferplus``).
 """
 
 import argparse
@@ -23,7 +30,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import CLIPS, fer_csv, save
+from common import CLIPS, SHARED_FER, fer_csv, save
 from skimage import data as skimage_data
 
 from edge_emotion.data import load_faces
@@ -31,6 +38,7 @@ from edge_emotion.device.recognizer import EmotionRecognizer, Face
 from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
+from edge_emotion.training.corruptions import FAMILIES, FRAME_FAMILIES, SEVERITIES, check_corruption, corrupt
 
 BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "moon",
@@ -46,6 +54,7 @@ SETTINGS = (
     ("yunet_photo_score_0.6", {"photos": True, "min_score": 0.6}),
 )  # fmt: skip
 WIDTH, HEIGHT = 640, 480
+FRAME_SCALE = 2.0  # a camera condition's blur in frame pixels, per pixel of a 48x48 face's
 
 
 def backgrounds() -> list[np.ndarray]:
@@ -107,6 +116,8 @@ def share(mask: np.ndarray) -> float:
 
 def scores(found: np.ndarray, right: np.ndarray, plain_right: np.ndarray, mask: np.ndarray) -> dict:
     """Found and accuracy (%) through the pipeline and as plain crops, on a group of faces."""
+    if not mask.any():
+        return {"faces": 0}
     return {
         "faces": int(mask.sum()), "found": share(found[mask]),
         "pipeline_accuracy": share(right[mask]), "plain_accuracy": share(plain_right[mask]),
@@ -114,14 +125,27 @@ def scores(found: np.ndarray, right: np.ndarray, plain_right: np.ndarray, mask: 
     }  # fmt: skip
 
 
+def condition_frame(frame: np.ndarray, condition: str | None, seed: int) -> np.ndarray:
+    """The frame under ``condition`` ("family/severity"), seeded; as it is without one."""
+    if condition is None:
+        return frame
+    family, severity = condition.split("/")
+    rng = np.random.default_rng(seed)
+    return FAMILIES[family](frame, SEVERITIES[severity], rng, FRAME_SCALE)
+
+
 def run_setting(
-    recognizer: EmotionRecognizer, images: np.ndarray, truths: list[dict], pictures: list[np.ndarray]
+    recognizer: EmotionRecognizer,
+    images: np.ndarray,
+    truths: list[dict],
+    pictures: list[np.ndarray],
+    condition: str | None = None,
 ) -> dict:
     """Found, predicted label (-1: missed), false detections and detection time for every face."""
     names = recognizer.class_names
     predicted, false, detect_ms = [], 0, []
-    for image, truth in zip(images, truths, strict=True):
-        faces = recognizer.predict(render(image, truth, pictures))
+    for index, (image, truth) in enumerate(zip(images, truths, strict=True)):
+        faces = recognizer.predict(condition_frame(render(image, truth, pictures), condition, index))
         detect_ms.append(1000 * recognizer.last_latency["detect"])
         face = match(faces, truth)
         predicted.append(-1 if face is None else names.index(face.label))
@@ -142,6 +166,37 @@ def real_files(recognizer: EmotionRecognizer) -> dict:
     return {"multi_face_jpg_faces": group, "no_face_mp4_frames_with_a_face": sum(c > 0 for c in counts)}
 
 
+def run_condition(
+    args: argparse.Namespace, condition: str, images: np.ndarray, labels: np.ndarray, human: np.ndarray | None,
+    truths: list[dict], pictures: list[np.ndarray], plain_predicted: np.ndarray, classifier: object,
+) -> dict:  # fmt: skip
+    """One camera condition through the chosen settings (default: the photo and stream defaults)."""
+    family, severity = condition.split("/")
+    corrupted = classifier.predict(scale(corrupt(images, family, severity, seed=args.seed))).argmax(1)
+    rows = {}
+    for name, options in SETTINGS:
+        if name not in (args.setting or ["yunet_photo", "yunet_stream_320"]):
+            continue
+        predicted = run_setting(EmotionRecognizer(args.model, **options), images, truths, pictures, condition)
+        found = predicted["predicted"] >= 0
+        row = {
+            "found": share(found),
+            "pipeline_accuracy": share(predicted["predicted"] == labels),
+            "plain_accuracy": share(plain_predicted == labels),
+            "plain_corrupted_accuracy": share(corrupted == labels),
+            "false_detections": predicted["false_detections"],
+        }
+        if human is not None:
+            kept = human >= 0
+            row |= {
+                "pipeline_accuracy_ferplus": share(predicted["predicted"][kept] == human[kept]),
+                "plain_accuracy_ferplus": share(plain_predicted[kept] == human[kept]),
+                "plain_corrupted_accuracy_ferplus": share(corrupted[kept] == human[kept]),
+            }
+        rows[name] = row
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=shipped_model())
@@ -150,16 +205,31 @@ def main() -> None:
     parser.add_argument("--split", choices=("PrivateTest", "PublicTest"), default="PrivateTest")
     parser.add_argument("--setting", action="append", choices=[name for name, _ in SETTINGS], help="default: all")
     parser.add_argument("--name", default="pipeline_faithfulness", help="results file name")
+    parser.add_argument(
+        "--condition",
+        action="append",
+        default=[],
+        help=f"FAMILY/SEVERITY on whole frames ({', '.join(FRAME_FAMILIES)})",
+    )
+    parser.add_argument("--ferplus", type=Path, default=SHARED_FER / "fer2013new.csv")
     args = parser.parse_args()
-    test = load_faces(fer_csv(), args.split)
+    for condition in args.condition:
+        family, _, severity = condition.partition("/")
+        if family not in FRAME_FAMILIES:
+            raise SystemExit(f"error: --condition {condition}: a frame condition is one of {', '.join(FRAME_FAMILIES)}")
+        check_corruption(family, severity)
+    test = load_faces(fer_csv(), args.split, args.ferplus if args.ferplus.is_file() else None)
     rng = np.random.default_rng(args.seed)
     sample = rng.choice(len(test), min(args.faces, len(test)), replace=False)
     images, labels = test.images[sample], test.labels[sample]
+    human = None if test.human is None else test.human[sample]
     pictures = backgrounds()
     truths = [layout(pictures, rng) for _ in images]
     angles = np.abs([t["angle"] for t in truths])
     sizes = np.array([t["size"] for t in truths])
-    plain_right = EmotionRecognizer(args.model).classifier.predict(scale(images)).argmax(1) == labels
+    classifier = EmotionRecognizer(args.model).classifier
+    plain_predicted = classifier.predict(scale(images)).argmax(1)
+    plain_right = plain_predicted == labels
     groups = {
         "all": np.ones(len(labels), bool), "rotation_0_10": angles <= 10, "rotation_10_20": angles > 10,
         "size_80_120": sizes < 120, "size_120_180": (sizes >= 120) & (sizes < 180), "size_180_240": sizes >= 180,
@@ -169,8 +239,15 @@ def main() -> None:
         "frame": f"{WIDTH}x{HEIGHT}", "face_size_px": [80, 240], "rotation_degrees": [-20, 20],
         "plain_crop_accuracy": share(plain_right), "settings": {},
     }  # fmt: skip
+    if human is not None:
+        figures["ferplus_faces"] = int((human >= 0).sum())
+        figures["plain_crop_accuracy_ferplus"] = share(plain_predicted[human >= 0] == human[human >= 0])
+    for condition in args.condition:
+        figures.setdefault("conditions", {})[condition] = run_condition(
+            args, condition, images, labels, human, truths, pictures, plain_predicted, classifier
+        )
     for name, options in SETTINGS:
-        if args.setting and name not in args.setting:
+        if (args.setting and name not in args.setting) or args.condition:
             continue
         recognizer = EmotionRecognizer(args.model, **options)
         detector = recognizer.detector
@@ -186,6 +263,16 @@ def main() -> None:
             **real_files(recognizer),
         }  # fmt: skip
     save(args.name, figures)
+    for condition, entry in figures.get("conditions", {}).items():
+        for name, row in entry.items():
+            print(
+                f"{condition:20} {name:18} found {row['found']:6.2f} %  pipeline {row['pipeline_accuracy']:6.2f} %  "
+                f"plain clean {row['plain_accuracy']:6.2f} %  plain corrupted {row['plain_corrupted_accuracy']:6.2f} %"
+                + (f"  | FER+ {row['pipeline_accuracy_ferplus']:6.2f} / {row['plain_accuracy_ferplus']:6.2f} %"
+                   if "pipeline_accuracy_ferplus" in row else "")
+            )  # fmt: skip
+    if args.condition:
+        return
     print(f"\nplain 48x48 crops: {figures['plain_crop_accuracy']:.2f} % on {len(labels)} faces")
     print(f"{'setting':20} {'found %':>8} {'pipeline %':>11} {'gap':>6} {'on found %':>11} {'false':>6} {'ms':>6}")
     for name, entry in figures["settings"].items():
