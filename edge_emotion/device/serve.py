@@ -3,25 +3,34 @@
 Standard library only (light enough for a Pi). The loop publishes into channels and never
 waits: each client thread picks up the newest frame and whatever events are still in a
 bounded ring, so slow clients drop frames instead of holding memory, and a client that
-vanishes ends its own thread. A client that sends or reads nothing for ``timeout`` seconds
-is dropped, and connections beyond ``max_clients`` get 503 at once, so idle or half-open
-sockets cannot use up the threads and file descriptors.
+vanishes ends its own thread. A connection waits for its request's headers in one selector
+thread, without a thread or a slot of its own, for at most ``header_timeout`` seconds in all
+(and ``timeout`` seconds between bytes); only a whole request gets a thread, and requests
+beyond ``max_clients`` at once get 503. So sockets that send their headers a byte at a time
+(a slowloris), or nothing, cannot use up the slots before they have shown a token.
 """
 
 import contextlib
 import hmac
+import html
+import io
 import ipaddress
 import json
 import logging
+import os
+import re
 import secrets
+import selectors
 import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,6 +43,13 @@ log = logging.getLogger(__name__)
 BOUNDARY = "edge-emotion-frame"
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "[::1]"}  # what a browser on this machine sends as Host
 BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 5\r\nConnection: close\r\n\r\n"
+TOO_BIG = b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+HEADER_SECONDS = 5.0  # from accept to the end of a request's headers, however steadily its bytes come
+MAX_HEAD = 65536  # bytes of request line and headers
+MAX_WAITING = 256  # connections still sending their headers; one more pushes out the longest-waiting
+END_OF_HEAD = re.compile(rb"\n\r?\n")  # the empty line after the headers (http.server takes a bare \n too)
+NO_FRAMING = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}  # no clickjacking
+TOKEN_ENV = "EDGE_EMOTION_TOKEN"
 
 
 class Channel:
@@ -82,6 +98,57 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def query_value(path: str, name: str) -> str:
+    """``name``'s value in a request's query, percent-decoded; a ``+`` stays a plus, as the page sends it
+    and as it is typed in a token (no token or face id holds a space), not a form's space."""
+    return parse_qs(urlsplit(path).query.replace("+", "%2B")).get(name, [""])[0]
+
+
+def check_token(token: str, source: str = "token") -> str:
+    """A token travels in URLs, in an HTTP header and in the page: printable ASCII without spaces."""
+    if not (token.isascii() and token.isprintable()) or " " in token:
+        raise EdgeEmotionError(
+            f"{source}: a token must be printable ASCII without spaces (letters, digits, punctuation); "
+            "make one with: python -c 'import secrets; print(secrets.token_urlsafe())'"
+        )
+    return token
+
+
+def read_token_file(path: Path) -> tuple[str, str | None]:
+    """The token in ``path`` (whitespace at its end dropped), and a warning when every user may read the file."""
+    try:
+        text, mode = path.read_text(encoding="utf-8"), path.stat().st_mode
+    except FileNotFoundError:
+        raise EdgeEmotionError(f"--token-file {path}: no such file; write the token into it (chmod 600)") from None
+    except OSError as error:
+        raise EdgeEmotionError(f"--token-file {path}: cannot read it ({error.strerror})") from None
+    except UnicodeDecodeError:
+        raise EdgeEmotionError(f"--token-file {path}: not UTF-8 text; write the token into it as text") from None
+    token = text.rstrip()
+    if not token:
+        raise EdgeEmotionError(f"--token-file {path} is empty: write the token into it")
+    check_token(token, f"--token-file {path}")
+    if mode & 0o004:
+        return token, f"--token-file {path} is readable by every user of this machine: chmod 600 {path}"
+    return token, None
+
+
+def resolve_token(
+    token: str | None, token_file: Path | None, environ: Mapping[str, str] = os.environ
+) -> tuple[str | None, str | None]:
+    """The server's token, from ``--token``, ``--token-file`` or ``EDGE_EMOTION_TOKEN`` (a flag wins over the
+    variable), and a warning to show, if any. ``--token`` shows the secret to every local user in ``ps``."""
+    if token is not None and token_file is not None:
+        raise EdgeEmotionError("give one of --token and --token-file (the file keeps the token out of ps)")
+    if token_file is not None:
+        return read_token_file(token_file)
+    if token is not None:
+        return check_token(token, "--token"), None
+    if environ.get(TOKEN_ENV):
+        return check_token(environ[TOKEN_ENV], TOKEN_ENV), None
+    return None, None
+
+
 class LiveServer:
     """An HTTP server in a daemon thread: /, /stream.mjpg, /events (SSE), /health, and POST /calibrate?id=N.
 
@@ -92,11 +159,17 @@ class LiveServer:
     without this server's consent (CORS), so no web page can calibrate a face behind your back
     — as long as the Host check stands: ``insecure`` drops it along with the token.
 
-    Binding beyond loopback needs a ``token`` (checked on every route, as ``?token=`` or an
-    ``Authorization: Bearer`` header), or ``insecure=True`` to serve anyone on the network.
+    Binding beyond loopback needs a ``token`` (printable ASCII without spaces; checked on every
+    route, as ``?token=`` or an ``Authorization: Bearer`` header), or ``insecure=True`` to serve
+    anyone on the network.
     Bound to loopback, a request must name this machine in its Host header (localhost,
     127.0.0.1 or [::1]): a web page whose DNS name is re-pointed at 127.0.0.1 (DNS rebinding)
     gets 421 instead of the camera.
+
+    A connection carries one request. Its headers must be in within ``header_timeout`` seconds of
+    connecting (and ``timeout`` seconds between bytes); waiting for them takes no thread and no
+    slot, so slow or silent sockets never keep a client with the token out. A whole request takes
+    one of ``max_clients`` slots (a stream keeps it); one more is answered 503.
     """
 
     def __init__(
@@ -107,9 +180,12 @@ class LiveServer:
         insecure: bool = False,
         timeout: float = 10.0,
         max_clients: int = 32,
+        header_timeout: float = HEADER_SECONDS,
         calibrate: Callable[[int], bool] | None = None,
     ) -> None:
         host, port = parse_address(address)
+        if token:
+            check_token(token)
         self.local_only = is_loopback(host)
         if not self.local_only and not token and not insecure:
             raise EdgeEmotionError(
@@ -128,10 +204,13 @@ class LiveServer:
         self.closed = False
         self.lock = threading.Lock()
         page = (resources.files("edge_emotion.device") / "web" / "index.html").read_text()
-        self.page = page.replace("__WRITE_TOKEN__", self.write_token).encode()
+        self.page = page.replace("__WRITE_TOKEN__", html.escape(self.write_token)).encode()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            self.httpd = _Server((host, port), _handler(self, timeout), family=family, max_clients=max_clients)
+            self.httpd = _Server(
+                (host, port), _handler(self, timeout), family=family, max_clients=max_clients,
+                idle_timeout=timeout, header_timeout=header_timeout,
+            )  # fmt: skip
         except OSError as error:
             raise EdgeEmotionError(f"--serve {address}: cannot listen ({error.strerror})") from None
         self.port = self.httpd.server_address[1]
@@ -170,7 +249,7 @@ class LiveServer:
     def authorised(self, path: str, header: str | None) -> bool:
         if not self.token:
             return True
-        given = parse_qs(urlsplit(path).query).get("token", [""])[0]
+        given = query_value(path, "token")
         if header and header.startswith("Bearer "):
             given = header.removeprefix("Bearer ")
         return hmac.compare_digest(given.encode(), self.token.encode())
@@ -179,8 +258,8 @@ class LiveServer:
         """The answer to POST /calibrate?id=N: 202 started, 403 no write token, 404 no such face, 409 already on."""
         if not hmac.compare_digest((write_token or "").encode(), self.write_token.encode()):
             return HTTPStatus.FORBIDDEN, {"error": "the X-Write-Token header of the served page is required"}
-        text = parse_qs(urlsplit(path).query).get("id", [""])[0]
-        if not text.isdigit() or len(text) > 9:
+        text = query_value(path, "id")
+        if not (text.isascii() and text.isdecimal()) or len(text) > 9:  # "²" is a digit, but no number
             return HTTPStatus.BAD_REQUEST, {"error": "give the face's id: /calibrate?id=N"}
         face = int(text)
         if self.calibrate is None:
@@ -205,23 +284,123 @@ class LiveServer:
             self.clients[route] += delta
 
 
+@dataclass
+class _Waiting:
+    """A connection still sending its request line and headers."""
+
+    address: tuple
+    deadline: float  # for the whole head
+    idle_until: float  # for its next byte
+    head: bytes = b""
+
+
 class _Server(ThreadingHTTPServer):
-    """A thread per connection, up to ``max_clients``; one more is answered 503 and closed."""
+    """Connections wait in this server's own thread, on one selector, until their headers are in; then
+    each request gets a thread, up to ``max_clients`` at once, and one more is answered 503 and closed.
+
+    Waiting costs a socket and the bytes read so far, not a thread or a slot: a connection whose
+    head is not in ``header_timeout`` seconds after accept, or that sends nothing for
+    ``idle_timeout`` seconds, is closed, and beyond ``MAX_WAITING`` the longest-waiting one makes
+    room for the newest, so a client that sends its request at once is always read.
+    """
 
     daemon_threads = True
+    request_queue_size = 64  # the listen backlog: a burst of connections waits for accept
 
-    def __init__(self, address: tuple[str, int], handler: type, *, family: int, max_clients: int) -> None:
+    def __init__(
+        self, address: tuple[str, int], handler: type, *, family: int, max_clients: int,
+        idle_timeout: float, header_timeout: float,
+    ) -> None:  # fmt: skip
         self.address_family = family  # read by the base class when it makes the socket
         self.slots = threading.BoundedSemaphore(max_clients)
+        self.idle_timeout, self.header_timeout = idle_timeout, header_timeout
+        self.waiting: dict[socket.socket, _Waiting] = {}  # in the order accepted
+        self.heads: dict[socket.socket, bytes] = {}  # a whole head, for the request's handler
+        self.stopping, self.stopped = False, threading.Event()
         super().__init__(address, handler)
+        self.socket.setblocking(False)  # a connection gone between select and accept never stalls this thread
 
-    def process_request(self, request: socket.socket, client_address: tuple) -> None:
-        if self.slots.acquire(blocking=False):
-            super().process_request(request, client_address)
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.socket, selectors.EVENT_READ)
+            try:
+                while not self.stopping:
+                    for key, _ in selector.select(0.1 if self.waiting else poll_interval):
+                        if key.fileobj is self.socket:
+                            self.admit(selector)
+                        else:
+                            self.receive(selector, key.fileobj)
+                    self.expire(selector)
+            finally:
+                for connection in list(self.waiting):
+                    self.drop(selector, connection)
+                self.stopped.set()
+
+    def shutdown(self) -> None:
+        self.stopping = True
+        self.stopped.wait()
+
+    def admit(self, selector: selectors.BaseSelector) -> None:
+        try:
+            connection, address = self.socket.accept()
+        except BlockingIOError:
             return
-        with contextlib.suppress(OSError):  # in the accepting thread: a few bytes into a new socket never block
-            request.sendall(BUSY)
-        self.shutdown_request(request)
+        except OSError:  # out of file descriptors: the longest-waiting connection gives its own back
+            if self.waiting:
+                self.drop(selector, next(iter(self.waiting)))
+            return
+        if len(self.waiting) >= MAX_WAITING:
+            self.drop(selector, next(iter(self.waiting)))
+        connection.setblocking(False)
+        now = time.monotonic()
+        self.waiting[connection] = _Waiting(address, now + self.header_timeout, now + self.idle_timeout)
+        selector.register(connection, selectors.EVENT_READ)
+
+    def receive(self, selector: selectors.BaseSelector, connection: socket.socket) -> None:
+        waiting = self.waiting[connection]
+        try:
+            data = connection.recv(16384)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client left
+            return self.drop(selector, connection)
+        seen, waiting.head = len(waiting.head), waiting.head + data
+        waiting.idle_until = time.monotonic() + self.idle_timeout
+        if END_OF_HEAD.search(waiting.head, max(0, seen - 2)):
+            selector.unregister(connection)
+            del self.waiting[connection]
+            return self.dispatch(connection, waiting.address, waiting.head)
+        if len(waiting.head) > MAX_HEAD:
+            with contextlib.suppress(OSError):
+                connection.send(TOO_BIG)
+            self.drop(selector, connection)
+
+    def expire(self, selector: selectors.BaseSelector) -> None:
+        now = time.monotonic()
+        for connection, waiting in list(self.waiting.items()):
+            if now >= min(waiting.deadline, waiting.idle_until):
+                self.drop(selector, connection)  # silently, as a read that timed out
+
+    def drop(self, selector: selectors.BaseSelector, connection: socket.socket) -> None:
+        selector.unregister(connection)
+        del self.waiting[connection]
+        self.shutdown_request(connection)
+
+    def dispatch(self, connection: socket.socket, address: tuple, head: bytes) -> None:
+        """A whole head: a thread for its request if a slot is free, else 503."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):  # a few bytes into a socket that has sent nothing back: never blocks
+                connection.send(BUSY)
+            return self.shutdown_request(connection)
+        self.heads[connection] = head
+        try:
+            self.process_request(connection, address)
+        except RuntimeError:  # no thread to be had
+            self.heads.pop(connection, None)
+            self.slots.release()
+            self.shutdown_request(connection)
 
     def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:
         try:
@@ -239,7 +418,23 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
         server_version = "edge-emotion"
         protocol_version = "HTTP/1.1"
         default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line (400)
-        timeout = seconds  # on every read and write of the connection: idle and stalled clients are dropped
+        timeout = seconds  # on every write: a client that stops reading is dropped
+
+        def setup(self) -> None:
+            super().setup()
+            self.rfile.close()
+            self.rfile = io.BytesIO(self.server.heads.pop(self.connection, b""))  # read by the server already
+
+        def handle(self) -> None:
+            """One request per connection: a body, sent or chunked, is never taken for a next request,
+            and no thread waits for one."""
+            self.close_connection = True
+            self.handle_one_request()
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            super().send_response(code, message)
+            for name, value in NO_FRAMING.items():  # on every answer, http.server's HTML error pages too
+                self.send_header(name, value)
 
         def log_message(self, format: str, *args: object) -> None:
             log.debug("%s " + format, self.address_string(), *args)
@@ -259,7 +454,6 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
             return self.reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
 
         def do_POST(self) -> None:
-            self.close_connection = True  # its body is never read: it must not be taken for a next request
             if not server.addressed(self.headers.get("Host")):
                 return self.reply(HTTPStatus.MISDIRECTED_REQUEST, b"use http://localhost\n", "text/plain")
             if urlsplit(self.path).path != "/calibrate":
@@ -268,7 +462,6 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
             return self.reply(status, json.dumps(answer).encode(), "application/json")
 
         def refuse(self) -> None:
-            self.close_connection = True  # as in do_POST: an unread body ends the connection
             self.reply(HTTPStatus.METHOD_NOT_ALLOWED, b"the one write route is POST /calibrate\n", "text/plain")
 
         do_PUT = do_DELETE = do_PATCH = refuse
@@ -278,6 +471,7 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(body)
 
