@@ -441,7 +441,17 @@ def run_command(
     ] = False,
     max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
     serve: Annotated[str | None, typer.Option(help="Serve the live view and events over HTTP at HOST:PORT.")] = None,
-    token: Annotated[str | None, typer.Option(help="With --serve: a secret every request must carry.")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="With --serve: a secret every request must carry (seen by every local user in ps: prefer "
+            "--token-file, or the EDGE_EMOTION_TOKEN environment variable)."
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option("--token-file", help="With --serve: read the secret from this file (chmod 600).", metavar="PATH"),
+    ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="With --serve: allow a network address without --token.")
     ] = False,
@@ -456,11 +466,15 @@ def run_command(
     import os
 
     from edge_emotion.device.live import run_live
+    from edge_emotion.device.serve import resolve_token
     from edge_emotion.device.stats import describe
 
     if quiet and events is None:
         events = Path(os.devnull)  # the events go nowhere rather than to stdout
     with user_errors():
+        token, warning = resolve_token(token, token_file)  # before the camera opens
+        if warning:
+            typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
         summary = run_live(
             camera=camera, video=video, loop=loop, image=image, folder=folder, model=model, threads=threads,
             edgetpu=edgetpu, detector=detector, detect_width=detect_width, tilt=tilt, min_face=min_face,

@@ -1,5 +1,5 @@
-"""run --serve under attack and on odd input: slow headers (a slowloris), bodies on GET, odd ids
-and tokens, and framing of the page."""
+"""run --serve under attack and on odd input: slow headers (a slowloris), the token kept out of ps
+(--token-file, EDGE_EMOTION_TOKEN), bodies on GET, odd ids and tokens, and framing of the page."""
 
 import contextlib
 import http.client
@@ -12,15 +12,22 @@ import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from importlib import resources
+from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from edge_emotion.cli import app
 from edge_emotion.device import serve
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.faults
+runner = CliRunner()
 TOKEN = "s3cret"
+TOKEN_ENV = "EDGE_EMOTION_TOKEN"
 
 
 def get(server: LiveServer, path: str, headers: dict | None = None) -> http.client.HTTPResponse:
@@ -203,3 +210,89 @@ def test_the_page_passes_a_plus_in_its_token_on_as_a_plus() -> None:
     run = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "/events?token=a%2Bb%2Fc"
+
+
+SUMMARY = {"frames": 0, "seconds": 0.0, "fps": 0.0, "faces_detected": 0, "seconds_per_label": {},
+           "frames_skipped": 0, "source_lost": False}  # fmt: skip
+
+
+@pytest.fixture
+def run_live(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """run_live replaced by one that keeps its arguments: no camera, no model."""
+    calls: list[dict] = []
+    monkeypatch.setattr("edge_emotion.device.live.run_live", lambda **kwargs: calls.append(kwargs) or SUMMARY)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    return calls
+
+
+def token_file(folder: Path, text: str, mode: int = 0o600) -> Path:
+    path = folder / "token"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def run(*arguments: str, env: dict | None = None) -> tuple[int, list[str]]:
+    result = runner.invoke(app, ["run", "--camera", "0", "--serve", "0.0.0.0:8080", *arguments], env=env)
+    return result.exit_code, result.stderr.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), ("", "is empty"), ("\n \n", "is empty"), ("two words\n", "printable ASCII")],
+    ids=["missing", "empty", "blank", "spaces"],
+)
+def test_a_bad_token_file_is_one_error_before_the_camera_opens(
+    run_live: list[dict], tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "token" if content is None else token_file(tmp_path, content)
+    code, lines = run("--token-file", str(path))
+    assert code == 1 and run_live == []
+    (line,) = lines
+    assert line.startswith(f"error: --token-file {path}") and message in line
+
+
+def test_a_token_file_is_read_without_its_trailing_newline(run_live: list[dict], tmp_path: Path) -> None:
+    code, lines = run("--token-file", str(token_file(tmp_path, "s3cret+/=\n")))
+    assert code == 0 and run_live[0]["token"] == "s3cret+/="
+    assert not [line for line in lines if line.startswith("warning:")]
+
+
+def test_a_world_readable_token_file_is_a_warning_and_the_run_goes_on(run_live: list[dict], tmp_path: Path) -> None:
+    path = token_file(tmp_path, "s3cret\n", 0o644)
+    code, lines = run("--token-file", str(path))
+    assert code == 0 and run_live[0]["token"] == "s3cret"
+    (warning,) = [line for line in lines if line.startswith("warning:")]
+    assert str(path) in warning and "chmod 600" in warning
+
+
+def test_the_token_from_the_environment_and_which_wins(run_live: list[dict], tmp_path: Path) -> None:
+    env = {TOKEN_ENV: "from-env"}
+    assert run(env=env)[0] == 0 and run_live[-1]["token"] == "from-env"
+    assert run("--token", "from-flag", env=env)[0] == 0 and run_live[-1]["token"] == "from-flag"
+    assert run("--token-file", str(token_file(tmp_path, "from-file")), env=env)[0] == 0
+    assert run_live[-1]["token"] == "from-file"
+    calls = len(run_live)
+    code, lines = run("--token", "from-flag", "--token-file", str(tmp_path / "token"))
+    assert code == 1 and len(run_live) == calls
+    (line,) = lines
+    assert line.startswith("error: give one of --token and --token-file")
+
+
+def test_a_token_file_serves_a_real_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: the token read from the file is the one the server asks for (the run serves one image)."""
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    image = tmp_path / "grey.png"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
+    tokens: list[str | None] = []
+    real = serve.LiveServer.__init__
+
+    def keep(self: LiveServer, *args: object, **kwargs: object) -> None:
+        real(self, *args, **kwargs)
+        tokens.append(self.token)
+
+    monkeypatch.setattr(serve.LiveServer, "__init__", keep)
+    path = token_file(tmp_path, "from-file\n")
+    result = runner.invoke(app, ["run", "--image", str(image), "--serve", "127.0.0.1:0", "--token-file", str(path)])
+    assert result.exit_code == 0, result.output
+    assert tokens == ["from-file"] and "?token=..." in result.stderr
