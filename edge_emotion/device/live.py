@@ -1,7 +1,8 @@
 """run: the device stage's entry point, ``run_live``: a source, the recognizer, the loop, and optionally the server.
 
-Every flag is checked before the camera opens; Ctrl-C, SIGTERM and SIGHUP stop the loop
-with the video finished and the events kept (``loop.stop_signals_as_ctrl_c``).
+Every flag is checked before the camera opens, and no output may be an input or another output;
+Ctrl-C, SIGTERM and SIGHUP stop the loop with the video finished and the events kept
+(``loop.stop_signals_as_ctrl_c``).
 """
 
 import contextlib
@@ -13,7 +14,7 @@ import cv2
 
 from edge_emotion.device.events import check_mode
 from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
-from edge_emotion.device.outputs import check_target
+from edge_emotion.device.outputs import check_clashes, check_target
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sources import open_source, source_kind
@@ -84,6 +85,7 @@ def run_live(
     """
     with contextlib.ExitStack() as stack:
         kind = source_kind(camera=camera, video=video, image=image, dir=folder)
+        check_clashes(kind, {"video": video, "image": image, "dir": folder}.get(kind), save=save, events=events)
         if save is not None:
             check_target(save, kind)
         steadiness = Steadiness(smooth_seconds, hysteresis, min_frames)  # bad values fail before the camera opens

@@ -1,13 +1,14 @@
 """Where annotated frames go: an image file, a folder of images, or a video file."""
 
 import contextlib
+import stat
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge_emotion.atomic import atomic_path, check_writable
-from edge_emotion.device.sources import Frame
+from edge_emotion.atomic import atomic_path, check_writable, partial_path
+from edge_emotion.device.sources import Frame, open_folder
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import IMAGE_SUFFIXES
 
@@ -16,13 +17,57 @@ VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 
 def check_target(target: Path, source_kind: str) -> None:
     """Refuse a ``--save`` target that cannot work before any frame is read: a suffix OpenCV
-    cannot write for this kind of source, or a folder where no file can be created."""
+    cannot write for this kind of source, a folder where a file is written (a video or an image),
+    or a folder where no file can be created."""
     suffix = target.suffix.lower()
     if source_kind in ("camera", "video") and suffix not in VIDEO_CODECS:
         raise EdgeEmotionError(f"--save {target}: a video needs one of {', '.join(VIDEO_CODECS)}")
     if source_kind == "image" and suffix not in IMAGE_SUFFIXES:
         raise EdgeEmotionError(f"--save {target}: an image needs one of {', '.join(sorted(IMAGE_SUFFIXES))}")
+    if source_kind != "dir" and target.is_dir():
+        what = "image" if source_kind == "image" else "video"
+        raise EdgeEmotionError(f"--save {target} is a folder; name the {what} file to write, e.g. {target}/out{suffix}")
     check_writable(target if source_kind == "dir" else target.parent)
+
+
+def file_key(path: Path) -> tuple | None:
+    """What makes two paths one file: its device and inode where it exists (as ``os.path.samefile`` compares,
+    so links and other spellings match), else its resolved path; None for a device such as /dev/null, which
+    no output can destroy."""
+    try:
+        status = path.stat()
+    except OSError:
+        return ("path", path.resolve())
+    return None if stat.S_ISCHR(status.st_mode) else ("file", status.st_dev, status.st_ino)
+
+
+def check_clashes(kind: str, source: Path | None, *, save: Path | None, events: Path | None) -> None:
+    """Refuse, before anything is written, an output that is an input or another output: ``events`` (None or
+    -: stdout) and ``save`` (and the temporary it is written under) must be none of the ``source`` files of a
+    ``kind`` source (the video, the image, or each image of a folder, whose outputs go into ``save`` under
+    their own names) and not each other."""
+    inputs = [source] if kind in ("video", "image") and source is not None else []
+    if kind == "dir" and source is not None:
+        inputs = open_folder(source).paths  # the images the run will read; a folder with none is an error here
+    outputs: list[tuple[str, Path]] = []
+    if events is not None and events != Path("-"):
+        outputs.append((f"--events {events}", events))
+    if save is not None:
+        files = [save / image.name for image in inputs] if kind == "dir" else [save]
+        outputs += [(f"--save {save}", path) for file in files for path in (file, partial_path(file))]
+    read = {file_key(path): path for path in inputs if path.exists()}  # a missing input is the source's own error
+    written: dict[tuple, str] = {}
+    for name, path in outputs:
+        key = file_key(path)
+        if key is None:
+            continue
+        if key in read:
+            source_file = f"the --dir image {read[key]}" if kind == "dir" else f"the --{kind} {read[key]}"
+            place = "folder" if kind == "dir" and name.startswith("--save") else "file"
+            raise EdgeEmotionError(f"{name} would overwrite {source_file}; choose another {place}, nothing was written")
+        if written.get(key, name) != name:
+            raise EdgeEmotionError(f"{written[key]} and {name} are the same file; choose another file for one of them")
+        written[key] = name
 
 
 class AnnotatedOutput:
