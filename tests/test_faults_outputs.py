@@ -1,26 +1,39 @@
-"""Outputs that must not cost data: an output onto an input or onto another output.
+"""Outputs that must not cost data: an output onto an input or onto another output, and a stop while
+the video is finished.
 
 Each refusal asserts exit 1, exactly one error line naming both paths, and every file it would
 have replaced with its bytes and modification time unchanged. These use the shipped model: nothing
 is trained.
 """
 
+import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from test_device_loop import write_video
+from fakes import FakeCapture
+from test_device_loop import camera, read_events, write_video
 from typer.testing import CliRunner, Result
 
+import edge_emotion.device.loop as loop_module
+import edge_emotion.device.outputs as outputs_module
 from edge_emotion.cli import app
+from edge_emotion.device.events import EventWriter
 from edge_emotion.device.live import run_live
+from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.faults
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+FINISHING = "finishing the video…"
 
 
 def snapshot(*paths: Path) -> dict[Path, tuple[bytes, int]]:
@@ -129,3 +142,111 @@ def test_save_onto_a_folder_fails_before_the_first_frame(
     assert_refused(result, f"--save {target} is a folder")
     assert frames == [] and not events.exists()
     assert [p.name for p in target.iterdir()] == ["kept.txt"]
+
+
+class StoppedAtThirdFrame(EventWriter):
+    """Events whose third frame line comes with a Ctrl-C: the run stops after it."""
+
+    def write(self, event: dict) -> None:
+        super().write(event)
+        if event["event"] == "frame" and event["frame"] == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def stopped_again_while_finishing(monkeypatch: pytest.MonkeyPatch, *signals: signal.Signals) -> None:
+    """The run is stopped at its third frame, and ``signals`` arrive while its video is checked before
+    the rename into place: the moment a quick second Ctrl-C lands in."""
+    check = outputs_module.AnnotatedOutput._check_video
+
+    def check_video(self: object, temporary: Path) -> None:
+        for number in signals:
+            os.kill(os.getpid(), number)
+        check(self, temporary)
+
+    monkeypatch.setattr(loop_module, "EventWriter", StoppedAtThirdFrame)
+    monkeypatch.setattr(outputs_module.AnnotatedOutput, "_check_video", check_video)
+
+
+def frame_count(video: Path) -> int:
+    return int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
+
+
+def test_stops_while_the_video_is_finished_are_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stopped_again_while_finishing(monkeypatch, signal.SIGINT, signal.SIGTERM, signal.SIGINT)
+    out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = run_loop(camera([FakeCapture(10)]), EmotionRecognizer(detector="haar"), events=events, save=out)
+    except KeyboardInterrupt:
+        pytest.fail("a stop signal while the video was finished cut it short")
+    assert summary["frames"] == len(read_events(events)) == frame_count(out) == 3
+    assert capsys.readouterr().err.count(FINISHING) == 1  # said once, however many arrive
+    assert not list(tmp_path.glob(".*partial*"))
+    assert {number: signal.getsignal(number) for number in before} == before
+
+
+def test_a_second_ctrl_c_keeps_the_video_and_the_exit_status(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
+    arguments = ["run", "--video", str(clip), "--detector", "haar", "--save", str(out), "--events", str(events)]
+    monkeypatch.setattr(loop_module, "EventWriter", StoppedAtThirdFrame)
+    once = runner.invoke(app, arguments)
+    stopped_again_while_finishing(monkeypatch, signal.SIGINT)
+    twice = runner.invoke(app, arguments)
+    assert once.exit_code == twice.exit_code == 0, twice.output
+    assert FINISHING not in once.stderr and twice.stderr.count(FINISHING) == 1
+    assert len(read_events(events)) == frame_count(out) == 3
+
+
+def cli(*arguments: str) -> list[str]:
+    code = "import sys; from edge_emotion.cli import app; sys.argv[0] = 'edge-emotion'; app()"
+    return [sys.executable, "-c", code, *arguments]
+
+
+def environment() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """600 VGA frames: many seconds of work, so a signal comes mid-run."""
+    clip = tmp_path_factory.mktemp("long") / "long.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    gradient = np.tile(np.linspace(0, 255, 640, dtype=np.uint8), (480, 1))
+    for index in range(600):
+        writer.write(cv2.cvtColor(np.roll(gradient, 4 * index, axis=1), cv2.COLOR_GRAY2BGR))
+    writer.release()
+    return clip
+
+
+def started(arguments: list[str], events: Path, lines: int = 5, **options: object) -> subprocess.Popen:
+    """The command, once it has written ``lines`` event lines."""
+    process = subprocess.Popen(arguments, stderr=subprocess.PIPE, text=True, env=environment(), **options)
+    deadline = time.monotonic() + 60
+    while (not events.exists() or len(events.read_text().splitlines()) < lines) and time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.02)
+    return process
+
+
+def summary_of(stderr: str) -> dict:
+    return json.loads(next(line for line in stderr.splitlines() if line.startswith("{")))["summary"]
+
+
+@pytest.mark.parametrize("gap", [0.001, 0.003, 0.006])
+def test_two_quick_ctrl_c_keep_the_whole_video(long_clip: Path, tmp_path: Path, gap: float) -> None:
+    """A second Ctrl-C a few milliseconds after the first lands while the video is finished."""
+    for attempt in range(2):
+        out, events = tmp_path / f"out{attempt}.mp4", tmp_path / f"events{attempt}.jsonl"
+        arguments = cli("run", "--video", str(long_clip), "--save", str(out), "--events", str(events))
+        process = started(arguments, events)
+        process.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        assert 5 <= summary_of(stderr)["frames"] == len(read_events(events)) == frame_count(out) < 600
+    assert not list(tmp_path.glob(".*partial*"))

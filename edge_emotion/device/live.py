@@ -1,8 +1,8 @@
 """run: the device stage's entry point, ``run_live``: a source, the recognizer, the loop, and optionally the server.
 
 Every flag is checked before the camera opens, and no output may be an input or another output;
-Ctrl-C, SIGTERM and SIGHUP stop the loop with the video finished and the events kept
-(``loop.stop_signals_as_ctrl_c``).
+Ctrl-C, SIGTERM and SIGHUP stop the loop with the video finished and the events kept, and more of
+them while it is finished are ignored (``loop.stop_signals_as_ctrl_c``).
 """
 
 import contextlib
@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 
 from edge_emotion.device.events import check_mode
-from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
+from edge_emotion.device.loop import FINISHING, run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.outputs import check_clashes, check_target
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
@@ -97,7 +97,8 @@ def run_live(
             detect_width=detect_width, tilt=tilt, photos=kind in ("image", "dir"), largest=largest,
             mirror=mirror, track=kind in ("camera", "video"), steadiness=steadiness, calibrate_seconds=calibrate,
         )  # fmt: skip
-        stack.enter_context(stop_signals_as_ctrl_c())
+        video_out = save is not None and kind in ("camera", "video")
+        stop = stack.enter_context(stop_signals_as_ctrl_c(FINISHING if video_out else ""))  # held to the end
         with opencv_quiet():
             source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop)
         stack.callback(source.close)
@@ -109,5 +110,5 @@ def run_live(
             print(f"serving {server.url}{'?token=...' if token else ''}", file=sys.stderr, flush=True)
         return run_loop(
             source, recognizer, events=events, events_mode=events_mode, save=save, show=show,
-            max_frames=max_frames, server=server, landmarks=landmarks, show_fps=show_fps,
+            max_frames=max_frames, server=server, landmarks=landmarks, show_fps=show_fps, stop=stop,
         )  # fmt: skip

@@ -2,6 +2,7 @@
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ from edge_emotion.device.viewer import Viewer
 
 # How a service manager or a closed terminal stops a process (Windows has no SIGHUP).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+FINISHING = "finishing the video…"  # said once to whoever stops a run again while its video is finished
 
 
 @contextlib.contextmanager
@@ -31,15 +33,46 @@ def handling(numbers: tuple[int, ...], handler: Callable[[int, object], None]) -
             signal.signal(number, restored)
 
 
-def stop_signals_as_ctrl_c() -> contextlib.AbstractContextManager[None]:
-    """SIGTERM (systemd, ``docker stop``) and SIGHUP (a closed terminal) stop the run as Ctrl-C does:
+class Stop:
+    """What a run's stop signals do: the first stops the loop as Ctrl-C does (a KeyboardInterrupt), and
+    once the loop is over (``running`` is left: stopped, ended or failed) every later one is ignored, so a
+    second Ctrl-C cannot cut short the video being closed, checked and renamed into place; ``saying``
+    is told once, on stderr, to whoever stops again."""
+
+    def __init__(self, saying: str = "") -> None:
+        self.saying = saying
+        self.finishing = False
+
+    def __call__(self, number: int, frame: object) -> None:
+        if not self.finishing:
+            self.finishing = True
+            raise KeyboardInterrupt
+        if self.saying:
+            print(self.saying, file=sys.stderr, flush=True)
+            self.saying = ""
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """The loop: at its end, however it ends, finishing begins."""
+        try:
+            yield
+        finally:
+            self.finishing = True
+
+
+@contextlib.contextmanager
+def stop_signals_as_ctrl_c(saying: str = "") -> Iterator[Stop]:
+    """Ctrl-C, SIGTERM (systemd, ``docker stop``) and SIGHUP (a closed terminal) stop the run alike:
     the video is finished, the events kept and the summary printed, instead of the process dying
-    with a hidden partial video. Python handles signals in the main thread only: call it there."""
-
-    def interrupt(number: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    return handling(STOP_SIGNALS, interrupt)
+    with a hidden partial video; once finishing has begun, more of them are ignored (``Stop``), so
+    a stopped run ends the same way however many arrive. Python handles signals in the main thread
+    only: elsewhere nothing is handled."""
+    stop = Stop(saying)
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    with handling((signal.SIGINT, *STOP_SIGNALS), stop):
+        yield stop
 
 
 @contextlib.contextmanager
@@ -82,20 +115,29 @@ def run_loop(
     landmarks: bool = False,
     events_mode: str = "all",
     show_fps: bool = True,
+    stop: Stop | None = None,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
     the video and the events); return the run's stats, with the video frames skipped as undecodable
     and the seconds each tracked face spent under each label.
     ``landmarks`` draws them on the annotated frames; ``events_mode`` picks the lines written
     (frames, changes, all), while a server gets every event; ``show_fps`` draws a live source's
-    frame rate on the window and the served stream (never on saved files, which have their own rate)."""
+    frame rate on the window and the served stream (never on saved files, which have their own rate).
+    ``stop`` is the caller's ``stop_signals_as_ctrl_c()``; without one the loop handles the signals itself."""
     check_mode(events_mode)
     stats, writer, times = RunStats(), EventWriter(events), LabelTimes()
     viewer = Viewer() if show else None
     live = source.kind in ("camera", "video")
     try:
         saving = AnnotatedOutput(save, source.kind, source.fps) if save else contextlib.nullcontext()
-        with saving as output, contextlib.suppress(KeyboardInterrupt):
+        saying = FINISHING if save and live else ""
+        signals = stop_signals_as_ctrl_c(saying) if stop is None else contextlib.nullcontext(stop)
+        with (
+            signals as stopping,
+            saving as output,
+            contextlib.suppress(KeyboardInterrupt),
+            stopping.running(),  # a stop signal after it cannot cut the video short
+        ):
             for frame, waited in timed_frames(source.frames(), max_frames):
                 faces = recognizer.predict(frame.image, frame.timestamp)
                 latency = {"capture": waited, **recognizer.last_latency}
