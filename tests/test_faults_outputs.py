@@ -1,5 +1,5 @@
-"""Outputs that must not cost data: an output onto an input or onto another output, and a stop while
-the video is finished.
+"""Outputs that must not cost data: an output onto an input or onto another output, a stop while the
+video is finished, and a signal the parent ignores.
 
 Each refusal asserts exit 1, exactly one error line naming both paths, and every file it would
 have replaced with its bytes and modification time unchanged. These use the shipped model: nothing
@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ import edge_emotion.device.outputs as outputs_module
 from edge_emotion.cli import app
 from edge_emotion.device.events import EventWriter
 from edge_emotion.device.live import run_live
-from edge_emotion.device.loop import run_loop
+from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.errors import EdgeEmotionError
 
@@ -250,3 +251,42 @@ def test_two_quick_ctrl_c_keep_the_whole_video(long_clip: Path, tmp_path: Path, 
         assert process.returncode == 0, stderr
         assert 5 <= summary_of(stderr)["frames"] == len(read_events(events)) == frame_count(out) < 600
     assert not list(tmp_path.glob(".*partial*"))
+
+
+@pytest.fixture(params=[signal.SIGHUP, signal.SIGINT], ids=["SIGHUP", "SIGINT"])
+def ignored(request: pytest.FixtureRequest) -> Iterator[signal.Signals]:
+    """A signal the parent process set to be ignored (``nohup``: SIGHUP; a background job: SIGINT)."""
+    number = request.param
+    previous = signal.signal(number, signal.SIG_IGN)
+    try:
+        yield number
+    finally:
+        signal.signal(number, previous)
+
+
+def test_a_signal_the_parent_ignores_stays_ignored(
+    ignored: signal.Signals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Signalled(EventWriter):
+        def write(self, event: dict) -> None:
+            super().write(event)
+            if event["event"] == "frame" and event["frame"] == 2:
+                os.kill(os.getpid(), ignored)
+
+    with stop_signals_as_ctrl_c():
+        assert signal.getsignal(ignored) == signal.SIG_IGN
+    monkeypatch.setattr(loop_module, "EventWriter", Signalled)
+    events = tmp_path / "events.jsonl"
+    summary = run_loop(camera([FakeCapture(10)]), EmotionRecognizer(detector="haar"), events=events, max_frames=10)
+    assert summary["frames"] == len(read_events(events)) == 10
+    assert signal.getsignal(ignored) == signal.SIG_IGN
+
+
+def test_nohup_keeps_running_after_the_terminal_closes(long_clip: Path, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    arguments = cli("run", "--video", str(long_clip), "--events", str(events), "--max-frames", "100")
+    process = started(arguments, events, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    process.send_signal(signal.SIGHUP)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert summary_of(stderr)["frames"] == len(read_events(events)) == 100

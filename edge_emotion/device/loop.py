@@ -24,9 +24,13 @@ FINISHING = "finishing the video…"  # said once to whoever stops a run again w
 
 @contextlib.contextmanager
 def handling(numbers: tuple[int, ...], handler: Callable[[int, object], None]) -> Iterator[None]:
-    """``handler`` for the signals ``numbers`` within the block; the previous handlers back after it."""
-    previous = {number: signal.signal(number, handler) for number in numbers}
+    """``handler`` for the signals ``numbers`` within the block; the previous handlers back after it.
+    A signal the parent process ignores stays ignored: SIGHUP under ``nohup``, SIGINT in a background job."""
+    previous = {}
     try:
+        for number in numbers:
+            if signal.getsignal(number) != signal.SIG_IGN:
+                previous[number] = signal.signal(number, handler)
         yield
     finally:
         for number, restored in previous.items():
