@@ -1,18 +1,20 @@
 """Outputs that must not cost data: an output onto an input or onto another output, a stop while the
-video is finished, and a signal the parent ignores.
+video is finished, a signal the parent ignores, and convert's sidecar over a run's own files.
 
 Each refusal asserts exit 1, exactly one error line naming both paths, and every file it would
-have replaced with its bytes and modification time unchanged. These use the shipped model: nothing
-is trained.
+have replaced with its bytes and modification time unchanged. These use the shipped model and
+fake runs: nothing is trained.
 """
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,7 @@ from edge_emotion.device.live import run_live
 from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.metadata import ModelMetadata
 
 pytestmark = pytest.mark.faults
 runner = CliRunner()
@@ -290,3 +293,59 @@ def test_nohup_keeps_running_after_the_terminal_closes(long_clip: Path, tmp_path
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
     assert summary_of(stderr)["frames"] == len(read_events(events)) == 100
+
+
+@pytest.fixture
+def member(tmp_path: Path) -> Path:
+    """A copy of a member folder kept in git: member.json, config.json, summary.json, its weights."""
+    folder = tmp_path / "member"
+    shutil.copytree(next((REPO / "members").glob("*/member.json")).parent, folder)
+    return folder
+
+
+@pytest.fixture
+def run_folder(tmp_path: Path) -> Path:
+    """A run folder as far as convert looks before converting: its config.json and summary.json."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"arch": "vgg16", "data": "fer2013.csv"}))
+    (folder / "summary.json").write_text(json.dumps({"best_epoch": 3}))
+    return folder
+
+
+def convert(*arguments: str) -> Result:
+    return runner.invoke(app, ["convert", *arguments])
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["", "force"])
+@pytest.mark.parametrize(
+    ("kind", "name"), [("member", "member"), ("member", "config"), ("run", "config"), ("run", "summary")]
+)
+def test_convert_never_writes_its_metadata_over_a_run_folders_own_file(
+    kind: str, name: str, force: list[str], request: pytest.FixtureRequest, fer_csv: Path
+) -> None:
+    folder = request.getfixturevalue("member" if kind == "member" else "run_folder")
+    own = folder / f"{name}.json"
+    before = snapshot(*folder.iterdir())
+    out = folder / f"{name}.tflite"
+    result = convert(str(folder), "--out", str(out), "--data", str(fer_csv), "--max-drop", "100", *force)
+    assert_refused(result, str(own), f"the {kind} folder's own file; choose another --out")
+    assert snapshot(*folder.iterdir()) == before  # no .tflite, no temporary, every file as it was
+
+
+def test_convert_asks_before_replacing_a_json_that_is_not_a_models_metadata(run_folder: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.json"
+    notes.write_text('{"mine": true}')
+    before = snapshot(notes)
+    result = convert(str(run_folder), "--out", str(tmp_path / "notes.tflite"), "--data", str(tmp_path / "none.csv"))
+    assert_refused(result, f"{notes} exists and is not a model's metadata", "--force")
+    assert snapshot(notes) == before
+    forced = convert(str(run_folder), "--out", str(tmp_path / "notes.tflite"), "--data", str(tmp_path / "none.csv"),
+                     "--force")  # fmt: skip
+    assert_refused(forced, "data not found")  # past the check: --force lets it replace the file
+
+
+def test_convert_replaces_an_earlier_models_metadata_without_force(run_folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "model.json").write_text(json.dumps(asdict(ModelMetadata())))  # its model deleted
+    result = convert(str(run_folder), "--out", str(tmp_path / "model.tflite"), "--data", str(tmp_path / "none.csv"))
+    assert_refused(result, "data not found")  # past the check

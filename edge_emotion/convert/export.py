@@ -1,5 +1,6 @@
 """convert: a trained model -> a checked .tflite with its metadata, ready for the device."""
 
+import json
 import logging
 import tempfile
 from collections.abc import Sequence
@@ -21,11 +22,14 @@ from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
 from edge_emotion.resolve import load_model, model_kind, predict_keras
 from edge_emotion.tf_import import import_tf
+from edge_emotion.training.members import MEMBER_FILE
+from edge_emotion.training.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 CALIBRATION_SPLIT = "Training"
 WEIGHT_BYTES = {"int8": 1, "float16": 2, "float32": 4}  # per parameter, to check the disk has room before converting
 METADATA_ROOM = 64 * 1024  # the graph and the sidecar, beyond the weights
+SIDECAR_FIELDS = ("class_names", "input_size", "quantization")  # what every sidecar convert writes holds
 
 
 class Conversion(NamedTuple):
@@ -78,8 +82,7 @@ def convert(
     if out.suffix != ".tflite":
         raise EdgeEmotionError(f"{out}: the output name must end in .tflite")
     check_writable(out.parent)  # a read-only or full disk fails before the slow conversion
-    if out.exists() and not force:
-        raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
+    check_outputs(out, mode, force=force)
     remove_partials([out, sidecar_path(out)])
     for faces in dict.fromkeys([check_data or data, *([data] if mode == "int8" else [])]):
         if not faces.exists():
@@ -137,6 +140,38 @@ def convert(
         return Conversion(out, metadata, report, edgetpu_model=compile_for_edgetpu(out, out.parent))
     except EdgeEmotionError as error:  # missing (EdgetpuCompilerMissing) or failing: the .tflite stays
         return Conversion(out, metadata, report, edgetpu_error=error)
+
+
+def check_outputs(out: Path, mode: str, *, force: bool) -> None:
+    """Refuse, before any slow work, to replace what is not an earlier conversion: ``out`` itself without
+    ``force``; its sidecar (``out`` with .json) without ``force`` when that exists and is not a model's
+    metadata; and, even with ``force``, a run or member folder's own file (config.json, summary.json...)."""
+    if out.exists() and not force:
+        raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
+    sidecar, run = sidecar_path(out), RunFolder(out.parent)
+    kind = "member" if (run.root / MEMBER_FILE).is_file() else "run" if run.config.is_file() else None
+    own = {run.config.name, run.state.name, run.summary.name, MEMBER_FILE}  # the JSON files of runs and members
+    if kind is not None and sidecar.name.casefold() in own:
+        raise EdgeEmotionError(
+            f"the metadata of {out} would replace {sidecar}, the {kind} folder's own file; "
+            f"choose another --out, e.g. {run.root / f'model_{mode}.tflite'}"
+        )
+    if sidecar.is_dir():
+        raise EdgeEmotionError(f"{sidecar} is a folder, where the metadata of {out} would go; choose another --out")
+    if sidecar.exists() and not force and not is_model_metadata(sidecar):
+        raise EdgeEmotionError(
+            f"{sidecar} exists and is not a model's metadata; the metadata of {out} would replace it: "
+            "choose another --out, or pass --force to overwrite it"
+        )
+
+
+def is_model_metadata(path: Path) -> bool:
+    """Whether ``path`` is a sidecar convert wrote (a JSON object with a model's contract), not another file."""
+    try:
+        data = json.loads(path.read_bytes()) if path.stat().st_size < 1_000_000 else None
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and all(name in data for name in SIDECAR_FIELDS)
 
 
 def _load_sources(sources: Sequence[Path]) -> tuple[Any, dict[str, Any]]:
