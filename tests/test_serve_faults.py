@@ -93,13 +93,13 @@ def test_slow_headers_cannot_keep_a_token_holder_out(slowloris: list[Slowloris])
         for _ in range(3):
             started = time.monotonic()
             assert get(server, f"/health?token={TOKEN}").status == 200
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 2.0
         events = get(server, "/events", {"Authorization": f"Bearer {TOKEN}"})
         assert events.status == 200 and events.getheader("Content-Type") == "text/event-stream"
         events.close()
         for client, opened in zip(attack.sockets, attack.opened, strict=True):
             assert closed_by_server(client, within=5.0)
-            assert time.monotonic() - opened < 1.0 + 1.5  # the deadline, not the 5 s between bytes
+            assert time.monotonic() - opened < 1.0 + 2.0  # the deadline, not the 5 s between bytes
 
 
 def test_the_longest_waiting_connection_makes_room(slowloris: list[Slowloris], monkeypatch: pytest.MonkeyPatch) -> None:
