@@ -35,6 +35,10 @@ PHOTO_SCALES = (1.0, 1.5)
 MAX_TILT = 60.0
 NMS_IOU = 0.3  # one face found in several turns is kept once: its most certain box
 MIN_DETECT_WIDTH = 32
+# The smallest side searched, and so the smallest frame side: YuNet makes up faces (scores of 1 at
+# infinite boxes) in an image of 32 px or less on a side, its coarsest stride; 33 px are still
+# wider than the smallest face (MIN_FACE).
+MIN_SIDE = 33
 MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
 MAX_NETS = 4  # YuNet nets kept, one per image size searched
@@ -65,7 +69,9 @@ class ScaledDetector:
 
     ``detect_width=None`` searches at min(DETECT_WIDTH, frame width), or with ``photos`` at
     min(PHOTO_WIDTH, frame width); a width asked for explicitly must fit the frame (upscaling a
-    camera frame costs more time than it finds faces). ``tilt=None`` is 0 (upright only), or with
+    camera frame costs more time than it finds faces). A very wide frame, or one searched narrow, is
+    searched larger, so that its height keeps MIN_SIDE px; a frame with a side under MIN_SIDE px is
+    refused. ``tilt=None`` is 0 (upright only), or with
     ``photos`` PHOTO_TILT: each turn is one more search. ``photos`` also searches each of
     PHOTO_SCALES times the search width and takes PHOTO_SCORE as ``min_score``'s default.
     """
@@ -99,20 +105,28 @@ class ScaledDetector:
         self.tilt = (PHOTO_TILT if photos else 0.0) if tilt is None else float(tilt)
         self.scales = PHOTO_SCALES if photos else (1.0,)
 
-    def ratio(self, frame_width: int) -> float:
-        """Search width / frame width (at most 1)."""
+    def ratio(self, frame_width: int, frame_height: int | None = None) -> float:
+        """Search width / frame width (at most 1); given the frame's height too, raised where needed
+        so that the searched frame's shorter side is MIN_SIDE px, and an error for a frame too small for that."""
+        if frame_height is not None and min(frame_width, frame_height) < MIN_SIDE:
+            raise EdgeEmotionError(
+                f"a {frame_width}x{frame_height} frame is too small to search for faces: both sides need "
+                f"{MIN_SIDE} px or more; crop or pad it to that"
+            )
         if self.detect_width is None:
-            return min(1.0, self.default_width / frame_width)
-        if self.detect_width > frame_width:
+            ratio = min(1.0, self.default_width / frame_width)
+        elif self.detect_width > frame_width:
             raise EdgeEmotionError(
                 f"--detect-width {self.detect_width} is wider than the frame ({frame_width} px); "
                 f"use at most {frame_width}, or leave it out to search at min({DETECT_WIDTH}, frame width)"
             )
-        return self.detect_width / frame_width
+        else:
+            ratio = self.detect_width / frame_width
+        return ratio if frame_height is None else max(ratio, MIN_SIDE / min(frame_width, frame_height))
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         height, width = frame.shape[:2]
-        ratio = self.ratio(width)
+        ratio = self.ratio(width, height)
         found = [face for scale in self.scales for face in self.look(frame, ratio * scale)]
         if self.tilt or len(self.scales) > 1:
             found = strongest(found)
@@ -216,7 +230,8 @@ class YuNetDetector(ScaledDetector):
         return self.nets[size]
 
     def search(self, small: np.ndarray, min_size: int) -> list[Found]:
-        bgr = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if small.ndim == 2 else small[..., :3]
+        grey = small.ndim == 2 or small.shape[2] == 1
+        bgr = cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if grey else small[..., :3]
         _, faces = self.net_for((bgr.shape[1], bgr.shape[0])).detect(np.ascontiguousarray(bgr))
         if faces is None:
             return []

@@ -24,8 +24,9 @@ from edge_emotion.shipped import model_path
 def as_frame(image: object) -> np.ndarray:
     """The frame ``predict`` works on: a uint8 image as OpenCV gives it, (H, W) grey or (H, W, 3|4) BGR(A).
 
-    A bool mask becomes black and white (0, 255). Other types are refused rather than guessed:
-    float images come as 0..1 or as 0..255 and the two would give different faces.
+    (H, W, 1) is grey too, and becomes (H, W). A bool mask becomes black and white (0, 255). Other
+    types are refused rather than guessed: float images come as 0..1 or as 0..255 and the two would
+    give different faces.
     """
     expected = "a uint8 image (H, W) or (H, W, 3), as cv2.imread gives"
     if not isinstance(image, np.ndarray):
@@ -39,7 +40,7 @@ def as_frame(image: object) -> np.ndarray:
         )
     if image.size == 0 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise EdgeEmotionError(f"expected {expected}, got an array of shape {image.shape}")
-    return image
+    return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
 
 
 @dataclass(frozen=True)
