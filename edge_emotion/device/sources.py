@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from edge_emotion.device.detector import MIN_SIDE
 from edge_emotion.device.image_header import image_size
 from edge_emotion.errors import EdgeEmotionError, missing_extra
 from edge_emotion.preprocess import IMAGE_SUFFIXES
@@ -130,30 +131,57 @@ class CaptureSource:
 
 
 class ImageSource:
-    """Still images: one file (``--image``) or every image in a folder (``--dir``)."""
+    """Still images: one file (``--image``) or every image in a folder (``--dir``).
+
+    A folder's image that cannot be read is skipped with a warning naming it (counted in ``skipped``,
+    as a video's undecodable frames are); a folder where none can be read is an error.
+    """
 
     fps = None
 
     def __init__(self, paths: list[Path], kind: str) -> None:
         self.paths, self.kind = paths, kind
+        self.skipped = 0
 
     def frames(self) -> Iterator[Frame]:
-        for index, path in enumerate(self.paths):
-            yield Frame(index, 0.0, path.name, read_image(path))
+        index = 0
+        for path in self.paths:
+            try:
+                image = read_image(path)
+            except EdgeEmotionError as error:
+                if self.kind != "dir":
+                    raise
+                log.warning("%s; skipped", error)
+                self.skipped += 1
+                continue
+            yield Frame(index, 0.0, path.name, image)
+            index += 1
+        if self.paths and index == 0:
+            raise EdgeEmotionError(f"{self.paths[0].parent}: none of its {len(self.paths)} images could be read")
 
     def close(self) -> None:
         pass
 
 
 def read_image(path: Path) -> np.ndarray:
-    """A BGR image, refused before decoding when its header says it is over ``MAX_MEGAPIXELS``."""
+    """A BGR image, refused before decoding when its header says it is over ``MAX_MEGAPIXELS`` or has a
+    side under the detector's ``MIN_SIDE``, or when its header gives no size (it could be any size)."""
     try:
         size = image_size(path)
     except OSError as error:
         raise EdgeEmotionError(f"cannot read {path} ({error.strerror})") from None
-    if size is not None and size[0] * size[1] > MAX_MEGAPIXELS * 1_000_000:
+    if size is None:
+        raise EdgeEmotionError(
+            f"{path}: not an image whose header gives its size (a PNG, JPEG, BMP, WebP, TIFF or PNM file); "
+            "an image is decoded only once its size is known"
+        )
+    if size[0] * size[1] > MAX_MEGAPIXELS * 1_000_000:
         raise EdgeEmotionError(
             f"{path}: {size[0]}x{size[1]} pixels is over the {MAX_MEGAPIXELS} megapixel limit; resize it first"
+        )
+    if min(size) < MIN_SIDE:
+        raise EdgeEmotionError(
+            f"{path}: {size[0]}x{size[1]} pixels is too small to search for faces; both sides need {MIN_SIDE} px"
         )
     try:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
