@@ -14,6 +14,8 @@ from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.preprocess import INPUT_SIZE, PIXEL_SCALE
 
+MAX_LOW_PASS_SIGMA = 3.0  # pixels: more blurs a 48x48 face past its features (train --low-pass allows 0..3)
+
 
 @dataclass(frozen=True)
 class ModelMetadata:

@@ -1,6 +1,7 @@
 """Run the emotion model on face inputs: quantise in, invoke once per batch, dequantise out."""
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ import numpy as np
 
 from edge_emotion.device.interpreter import make_interpreter
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.metadata import ModelMetadata, read_metadata
-from edge_emotion.preprocess import low_pass
+from edge_emotion.metadata import MAX_LOW_PASS_SIGMA, ModelMetadata, read_metadata, sidecar_path
+from edge_emotion.preprocess import INPUT_SIZE, low_pass
+from edge_emotion.quiet import native_output_hidden
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,77 @@ def mirror_averaged(predict: Callable[[np.ndarray], np.ndarray], inputs: np.ndar
     return (both[: len(inputs)] + both[len(inputs) :]) / 2
 
 
+def dims(shape: Any) -> tuple[int, ...]:
+    """A tensor's shape as plain ints: (1, 48, 48, 1), not numpy's [np.int32(1), ...]."""
+    return tuple(int(d) for d in shape)
+
+
+def check_contract(model: Path, interpreter: Any, metadata: ModelMetadata | None) -> ModelMetadata:
+    """The metadata ``model`` runs under (``metadata``, else its sidecar's, else FER2013's defaults) once
+    ``interpreter`` (its tensors not yet allocated) is checked against it and allocated, or one error
+    naming what does not fit. Every consumer of a .tflite model (run, evaluate, convert's check, the
+    API) loads it through ``Classifier``.
+
+    The contract: one grey 48x48 input (N, 48, 48, 1), as preprocessing makes faces everywhere and
+    the metadata's input_size says; a model with a dynamic height or width is resized to that. One
+    output (N, classes), or (N, 1, classes) read as that, with as many classes as the metadata names,
+    none twice; a model without a sidecar is taken as FER2013's 7 classes. The low-pass sigma finite and
+    within 0..MAX_LOW_PASS_SIGMA.
+    """
+    named = metadata or read_metadata(model)
+    where = f"{model}'s metadata" if metadata else str(sidecar_path(model)) if named else str(model)
+    metadata = named or ModelMetadata()
+    sigma = metadata.low_pass_sigma
+    if not (math.isfinite(sigma) and 0.0 <= sigma <= MAX_LOW_PASS_SIGMA):
+        raise EdgeEmotionError(f"{where}: low_pass_sigma {sigma} is not a blur of 0 to {MAX_LOW_PASS_SIGMA:g} pixels")
+    names = metadata.class_names
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise EdgeEmotionError(f"{where}: class_names names {', '.join(repeated)} more than once")
+    size = metadata.input_size
+    if size != INPUT_SIZE:
+        raise EdgeEmotionError(
+            f"{where}: input_size {size}, but faces are {INPUT_SIZE}x{INPUT_SIZE} everywhere a model is fed "
+            "(preprocess.INPUT_SIZE); retrain at that size"
+        )
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise EdgeEmotionError(
+            f"{model}: expected one input and one output tensor, not {len(inputs)} and {len(outputs)}"
+        )
+    shape, signature = dims(inputs[0]["shape"]), dims(inputs[0].get("shape_signature", inputs[0]["shape"]))
+    grey = f"is not a square grey image (N, {size}, {size}, 1)"
+    if len(shape) != 4:
+        raise EdgeEmotionError(f"{model}: input shape {shape} {grey}")
+    dynamic = any(d == -1 for d in signature[1:])  # a dynamic height, width or channels: fixed to the contract
+    try:
+        if dynamic:
+            interpreter.resize_tensor_input(inputs[0]["index"], [shape[0], size, size, 1])
+        with native_output_hidden(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as error:
+        at = f"resized to {size}x{size}" if dynamic else f"at its input {shape}"
+        raise EdgeEmotionError(f"{model}: the interpreter cannot run it {at} ({error})") from None
+    shape = dims(interpreter.get_input_details()[0]["shape"])
+    if shape[3] != 1:
+        raise EdgeEmotionError(f"{model}: input shape {shape} {grey}: it takes {shape[3]} channels")
+    if shape[1:3] != (size, size):
+        raise EdgeEmotionError(
+            f"{model}: input is {shape[1]}x{shape[2]}, but {'its metadata says' if named else 'faces are'} "
+            f"{size}x{size}"
+        )
+    output = dims(interpreter.get_output_details()[0]["shape"])
+    if len(output) < 2 or output[0] != shape[0] or any(d != 1 for d in output[1:-1]):
+        raise EdgeEmotionError(f"{model}: output shape {output} is not class scores per face (N, classes)")
+    if output[-1] != len(names):
+        if not named:
+            raise EdgeEmotionError(
+                f"{model}: {output[-1]} classes and no sidecar {sidecar_path(model).name} to name them; write one "
+                'holding {"class_names": [...]} in output order (without one a model has FER2013\'s 7 classes)'
+            )
+        raise EdgeEmotionError(f"{where}: {output[-1]} outputs but {len(names)} class_names ({', '.join(names)})")
+    return metadata
+
+
 class Classifier:
     """A .tflite emotion model: ``predict(inputs (N, S, S, 1) in 0..1) -> probabilities (N, classes)``.
 
@@ -65,28 +138,14 @@ class Classifier:
     ) -> None:
         self.path = model
         self.mirror = mirror
-        self.interpreter = make_interpreter(model, threads=threads, edgetpu=edgetpu, reference=reference)
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise EdgeEmotionError(f"{model}: expected one input and one output tensor")
-        self.input, self.output = inputs[0], outputs[0]
-        shape = list(self.input["shape"])
-        if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 1:
-            raise EdgeEmotionError(f"{model}: input shape {shape} is not a square grey image (1, S, S, 1)")
-        self.input_size = int(shape[1])
-        self.dynamic_batch = int(self.input.get("shape_signature", shape)[0]) == -1
-        self.batch = int(shape[0])
-        self.metadata = metadata or read_metadata(model) or ModelMetadata(input_size=self.input_size)
-        classes = int(self.output["shape"][-1])
-        if len(self.metadata.class_names) != classes:
-            raise EdgeEmotionError(
-                f"{model}: {classes} outputs but its metadata names {len(self.metadata.class_names)} classes"
-            )
-        if self.metadata.input_size != self.input_size:
-            raise EdgeEmotionError(
-                f"{model}: input is {self.input_size}x{self.input_size} but its metadata says "
-                f"{self.metadata.input_size}"
-            )
+        self.interpreter = make_interpreter(
+            model, threads=threads, edgetpu=edgetpu, reference=reference, allocate=False
+        )
+        self.metadata = check_contract(model, self.interpreter, metadata)
+        self.input, self.output = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
+        self.input_size = self.metadata.input_size
+        self.dynamic_batch = int(self.input.get("shape_signature", self.input["shape"])[0]) == -1
+        self.batch = int(self.input["shape"][0])
 
     @property
     def class_names(self) -> list[str]:
@@ -105,7 +164,8 @@ class Classifier:
     def _invoke(self, inputs: np.ndarray) -> np.ndarray:
         self.interpreter.set_tensor(self.input["index"], quantize(inputs, self.input))
         self.interpreter.invoke()
-        return dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+        scores = dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+        return scores.reshape(len(inputs), -1)  # (N, 1, classes) as (N, classes)
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities for a stack of scaled faces (N, S, S, 1) in 0..1."""

@@ -81,8 +81,11 @@ def op_resolver(runtime: Any, reference: bool) -> Any:
     return kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES if reference else kinds.AUTO
 
 
-def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False) -> Any:
-    """An interpreter for ``model`` with tensors allocated.
+def make_interpreter(
+    model: Path, *, threads: int = 2, edgetpu: bool = False, reference: bool = False, allocate: bool = True
+) -> Any:
+    """An interpreter for ``model`` with tensors allocated; ``allocate=False`` leaves that to the caller,
+    which can then resize a dynamic input first (allocated as it comes, a dynamic size is 1).
 
     ``reference`` runs TFLite's built-in kernels without the default XNNPACK delegate: a
     second, independent implementation of the same int8 ops, so outputs can be checked not
@@ -106,7 +109,8 @@ def make_interpreter(model: Path, *, threads: int = 2, edgetpu: bool = False, re
                 model_path=str(model), num_threads=threads, experimental_delegates=delegates,
                 experimental_op_resolver_type=op_resolver(runtime, reference),
             )  # fmt: skip
-            interpreter.allocate_tensors()
+            if allocate:
+                interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as error:
         raise EdgeEmotionError(f"{model}: not a TFLite model the interpreter can load ({error})") from None
     return interpreter
