@@ -395,6 +395,7 @@ class _Server(ThreadingHTTPServer):
                 connection.send(BUSY)
             return self.shutdown_request(connection)
         self.heads[connection] = head
+        connection.setblocking(True)  # the handler's own timeout applies from here
         try:
             self.process_request(connection, address)
         except RuntimeError:  # no thread to be had
