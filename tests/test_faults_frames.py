@@ -415,3 +415,10 @@ def test_built_models_of_other_shapes_run_as_their_keras_originals(name: str, bu
     assert loaded.input_size == 48 and len(loaded.class_names) == expected.shape[1]
     (face,) = EmotionRecognizer(path, detector=WholeFrame()).predict(np.full((64, 64), 128, np.uint8))
     assert list(face.probabilities) == loaded.class_names
+
+
+def test_evaluate_refuses_a_model_of_other_classes_in_one_line(built: dict, fer_csv: Path, tmp_path: Path) -> None:
+    path, _ = built["five"]
+    result = CliRunner().invoke(app, ["evaluate", str(path), "--data", str(fer_csv), "--out", str(tmp_path / "r")])
+    one_error(result, "cannot be scored on FER2013's labels")
+    assert not (tmp_path / "r" / "metrics.json").exists()

@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from edge_emotion.atomic import check_writable, write_json
 from edge_emotion.data import FaceSet, canonical_split, load_faces
+from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import LabelSets, score_label_sets
 from edge_emotion.plots import plot_confusion
@@ -48,7 +49,14 @@ def evaluate(
     if ferplus is None and data.is_file() and (data.parent / FERPLUS_NAME).is_file():
         ferplus = data.parent / FERPLUS_NAME
     faces = load_faces(data, split, ferplus)
-    scores = score_label_sets(load_model(model).predict(faces, mirror=mirror), faces.labels, faces.human)
+    loaded = load_model(model)
+    names = loaded.model.class_names if loaded.kind == "tflite" else list(CLASS_NAMES)
+    if list(names) != list(CLASS_NAMES):
+        raise EdgeEmotionError(
+            f"{model}: its classes ({', '.join(names)}) are not FER2013's ({', '.join(CLASS_NAMES)}), "
+            "so it cannot be scored on FER2013's labels"
+        )
+    scores = score_label_sets(loaded.predict(faces, mirror=mirror), faces.labels, faces.human)
     write_report(scores, faces, model, report)
     return Evaluation(scores, f"{model} on {faces.source} ({len(faces)} faces)", report)
 
