@@ -5,6 +5,8 @@ for face in EmotionRecognizer(photos=True).predict(cv2.imread("group.jpg")):
     print(face.box, face.label, face.probabilities[face.label])
 """
 
+import math
+import numbers
 import threading
 import time
 from dataclasses import dataclass
@@ -41,6 +43,14 @@ def as_frame(image: object) -> np.ndarray:
     if image.size == 0 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
         raise EdgeEmotionError(f"expected {expected}, got an array of shape {image.shape}")
     return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+
+
+def seconds_of(timestamp: object) -> float:
+    """A frame's time as ``predict`` takes it: a finite number of seconds; anything else is an error, as an
+    infinite or NaN time would make every later smoothed probability NaN."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, numbers.Real) or not math.isfinite(timestamp):
+        raise EdgeEmotionError(f"timestamp must be a finite number of seconds (or None: now), got {timestamp!r}")
+    return float(timestamp)
 
 
 @dataclass(frozen=True)
@@ -149,11 +159,12 @@ class EmotionRecognizer:
         ``timestamp`` (seconds; default: now) times the smoothing and the events of a tracked
         stream: pass a video's own frame times to replay it faster or slower than real time. A
         time that does not move forward (a container without frame times) counts as one frame
-        at 30 FPS after the last.
+        at 30 FPS after the last. A time that is not a finite number of seconds (inf, nan) is an error.
         """
         frame = as_frame(frame)
+        given = None if timestamp is None else seconds_of(timestamp)
         with self.lock:
-            now = time.monotonic() if timestamp is None else float(timestamp)
+            now = time.monotonic() if given is None else given
             self.now = now if now > self.now else self.now + 1 / 30
             return self._predict(frame)
 
@@ -161,8 +172,14 @@ class EmotionRecognizer:
         """Take the face ``track_id``'s next ``seconds`` as its neutral face; it reads neutral at rest afterwards.
 
         False when that face is already calibrating: it keeps its window, so a flood of requests
-        changes nothing. An error for a face not in view.
+        changes nothing. An error for a face not in view, or an id that is not an int (ids are
+        integers: ``"1"`` and ``True`` are refused, not read as face 1).
         """
+        if isinstance(track_id, bool) or not isinstance(track_id, numbers.Integral):
+            raise EdgeEmotionError(f"face ids are integers (Face.id), got {track_id!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, numbers.Real):
+            raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {seconds!r}")
+        track_id = int(track_id)
         with self.lock:
             if self.tracker is None:
                 raise EdgeEmotionError("calibration needs a tracked stream (track=True): ids identify the faces")
