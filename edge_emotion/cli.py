@@ -229,13 +229,16 @@ def train_command(
 def member_command(
     run: Annotated[Path, typer.Argument(help="A training run folder.", metavar="RUN")],
     out: Annotated[Path, typer.Option(help="Member folder to write (commit it: it outlives the machine).")],
+    force: Annotated[
+        bool, typer.Option(help="Replace a member that came from another run (its own run refreshes it anyway).")
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Keep a run's best weights as an ensemble member: float16 when lossless, with config, history and command."""
     from edge_emotion.training.members import save_member
 
     with user_errors():
-        record = save_member(run=run, out=out)
+        record = save_member(run=run, out=out, force=force)
     check = record["float16_check"]
     typer.echo(
         f"{out}: {record['arch']}, {record['params']:,} parameters in {record['weights_dtype']} "
@@ -467,7 +470,7 @@ def run_command(
 
     from edge_emotion.device.live import run_live
     from edge_emotion.device.serve import resolve_token
-    from edge_emotion.device.stats import describe
+    from edge_emotion.device.stats import describe, plural
 
     if quiet and events is None:
         events = Path(os.devnull)  # the events go nowhere rather than to stdout
@@ -488,8 +491,14 @@ def run_command(
     if not quiet:
         typer.echo(describe(summary), err=True)
     if summary["frames_skipped"]:
-        typer.secho(
-            f"warning: skipped {summary['frames_skipped']} undecodable frames", fg=typer.colors.YELLOW, err=True
+        count = summary["frames_skipped"]
+        skipped = (
+            f"{plural(count, 'image')} that could not be read" if folder is not None else f"{count} undecodable frames"
         )
+        typer.secho(f"warning: skipped {skipped}", fg=typer.colors.YELLOW, err=True)
     if summary["source_lost"]:
         typer.secho("warning: the camera was lost; stopped with the events so far", fg=typer.colors.YELLOW, err=True)
+    if summary.get("events_reader_gone"):
+        kept = ", the video kept" if save is not None else ""
+        gone = f"warning: the events' reader went away (a closed pipe); stopped as after Ctrl-C{kept}"
+        typer.secho(gone, fg=typer.colors.YELLOW, err=True)

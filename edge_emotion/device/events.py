@@ -49,7 +49,9 @@ class EventWriter:
     them live and a run that stops early keeps the events so far.
 
     A file only ever holds whole lines: a write that fails half-way (a full disk) is cut back to
-    the last whole line, and the failure is an error that ends the run.
+    the last whole line, and the failure is an error that ends the run. A reader that goes away (the
+    pipe closed: ``edge-emotion run ... | head -1``) is no error: ``gone`` is set, later lines go
+    nowhere, and the loop stops as after Ctrl-C. Lines are strict JSON: NaN or infinity is an error.
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -57,6 +59,7 @@ class EventWriter:
         self.path = path
         self.fd: int | None = None
         self.size = 0  # bytes of whole lines in the file
+        self.gone = False  # the reader closed its end of the pipe
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,13 +68,25 @@ class EventWriter:
                 raise EdgeEmotionError(f"cannot write events to {path} ({error.strerror})") from None
 
     def write(self, event: dict) -> None:
-        line = json.dumps(event) + "\n"
+        if self.gone:
+            return
+        try:
+            line = json.dumps(event, allow_nan=False) + "\n"
+        except ValueError:
+            kind = event.get("event", "an")
+            raise EdgeEmotionError(
+                f"cannot write a {kind} event: it holds NaN or infinity, which JSON cannot carry"
+            ) from None
         try:
             if self.fd is None:
                 sys.stdout.write(line)
                 sys.stdout.flush()
             else:
                 self._write_whole(line.encode())
+        except BrokenPipeError:
+            self.gone = True
+            if self.fd is None:
+                stdout_to_null()
         except OSError as error:
             where = self.path or "stdout"
             raise EdgeEmotionError(f"cannot write events to {where} ({error.strerror}); stopped") from None
@@ -92,3 +107,14 @@ class EventWriter:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def stdout_to_null() -> None:
+    """Point stdout at /dev/null once its reader has gone, as Python's documentation advises for a closed
+    pipe: what is still in its buffer is dropped at exit instead of failing there again."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # a stdout without a descriptor (tests)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)

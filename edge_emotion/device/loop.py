@@ -121,9 +121,10 @@ def run_loop(
     show_fps: bool = True,
     stop: Stop | None = None,
 ) -> dict:
-    """Process frames until the source ends, ``max_frames``, q in the window or Ctrl-C (which keeps
-    the video and the events); return the run's stats, with the video frames skipped as undecodable
-    and the seconds each tracked face spent under each label.
+    """Process frames until the source ends, ``max_frames``, q in the window, Ctrl-C or the events' reader
+    going away (a closed pipe; each keeps the video and the events); return the run's stats, with the
+    video frames skipped as undecodable, the seconds each tracked face spent under each label and
+    whether the events' reader went away.
     ``landmarks`` draws them on the annotated frames; ``events_mode`` picks the lines written
     (frames, changes, all), while a server gets every event; ``show_fps`` draws a live source's
     frame rate on the window and the served stream (never on saved files, which have their own rate).
@@ -163,6 +164,8 @@ def run_loop(
                         server.publish([event, *typed], shown if streaming else None, stats_now)
                     if output is not None:
                         output.write(frame, saved)
+                if writer.gone:  # the events' reader went away (a closed pipe): a stop, the video kept
+                    break
                 if viewer is not None and not viewer.show(shown):
                     break
     finally:
@@ -175,4 +178,5 @@ def run_loop(
         **times.summary(),
         "frames_skipped": getattr(source, "skipped", 0),
         "source_lost": bool(getattr(source, "lost", False)),
+        "events_reader_gone": writer.gone,
     }
