@@ -7,34 +7,16 @@ them while it is finished are ignored (``loop.stop_signals_as_ctrl_c``).
 
 import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import cv2
 
 from edge_emotion.device.events import check_mode
 from edge_emotion.device.loop import FINISHING, run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.outputs import check_clashes, check_target
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
-from edge_emotion.device.sources import open_source, source_kind
+from edge_emotion.device.sources import open_source, opencv_quiet, source_kind
 from edge_emotion.device.tracker import Steadiness
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.quiet import verbose
-
-
-@contextlib.contextmanager
-def opencv_quiet() -> Iterator[None]:
-    """OpenCV's own warnings (``[ WARN:0@0.03] global cap_v4l.cpp ... can't open camera by index``) off
-    the terminal unless ``verbose()``: a camera that fails is one error line of ours."""
-    logging = cv2.utils.logging
-    level = logging.getLogLevel()
-    if not verbose():
-        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
-    try:
-        yield
-    finally:
-        logging.setLogLevel(level)
 
 
 def run_live(

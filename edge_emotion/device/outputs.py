@@ -1,18 +1,20 @@
 """Where annotated frames go: an image file, a folder of images, or a video file."""
 
 import contextlib
+import os
 import stat
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edge_emotion.atomic import atomic_path, check_writable, partial_path
-from edge_emotion.device.sources import Frame, open_folder
+from edge_emotion.atomic import atomic_path, check_writable, partial_path, write_errors
+from edge_emotion.device.sources import Frame, open_folder, opencv_quiet
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import IMAGE_SUFFIXES
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
+VIDEO_SIDES = {"mp4v": (2, 8191), "MJPG": (1, 65500)}  # the frame sides, in px, each codec encodes (FFmpeg's)
 
 
 def check_target(target: Path, source_kind: str) -> None:
@@ -32,12 +34,12 @@ def check_target(target: Path, source_kind: str) -> None:
 
 def file_key(path: Path) -> tuple | None:
     """What makes two paths one file: its device and inode where it exists (as ``os.path.samefile`` compares,
-    so links and other spellings match), else its resolved path; None for a device such as /dev/null, which
-    no output can destroy."""
+    so links and other spellings match), else its resolved path (as far as it resolves: a symlink loop stays
+    itself); None for a device such as /dev/null, which no output can destroy."""
     try:
         status = path.stat()
     except OSError:
-        return ("path", path.resolve())
+        return ("path", Path(os.path.realpath(path)))
     return None if stat.S_ISCHR(status.st_mode) else ("file", status.st_dev, status.st_ino)
 
 
@@ -68,6 +70,20 @@ def check_clashes(kind: str, source: Path | None, *, save: Path | None, events: 
         if written.get(key, name) != name:
             raise EdgeEmotionError(f"{written[key]} and {name} are the same file; choose another file for one of them")
         written[key] = name
+
+
+def refusal(codec: str, width: int, height: int, fps: float) -> str:
+    """Why ``codec`` would not start a video of ``width`` x ``height`` frames at ``fps``, and what to do."""
+
+    def takes(name: str) -> bool:
+        return VIDEO_SIDES[name][0] <= min(width, height) and max(width, height) <= VIDEO_SIDES[name][1]
+
+    others = [f"{suffix} ({name})" for suffix, name in VIDEO_CODECS.items() if name != codec and takes(name)]
+    fix = f"save as {others[0]}" if others else "resize the source's frames"
+    if takes(codec):
+        return f"the {codec} codec refused {width}x{height} frames at {fps:g} FPS; {fix}"
+    low, high = VIDEO_SIDES[codec]
+    return f"the {codec} codec takes frames of {low} to {high} px a side, not {width}x{height}; {fix}"
 
 
 class AnnotatedOutput:
@@ -101,26 +117,48 @@ class AnnotatedOutput:
         else:
             if self.writer is None:
                 self._open_video(annotated.shape[1], annotated.shape[0])
-            self.writer.write(annotated)
+            with opencv_quiet():  # FFmpeg's own lines on a full disk: the check before the rename says it
+                self.writer.write(annotated)
             self.written += 1
 
     def _write_image(self, target: Path, image: np.ndarray) -> None:
+        """Encoded here and written by Python, so a failed write says why (read-only, permission, no room)."""
+        if target.suffix.lower() == ".pgm" and image.ndim == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # a PGM is grey; OpenCV refuses colour
+        try:
+            with opencv_quiet():
+                encoded, data = cv2.imencode(target.suffix, image)
+        except cv2.error:
+            encoded = False
+        if not encoded:
+            height, width = image.shape[:2]
+            raise EdgeEmotionError(
+                f"cannot write {target}: OpenCV cannot encode a {width}x{height} image as {target.suffix}; "
+                "save as .png or .jpg"
+            )
         with atomic_path(target) as temporary:
-            if not cv2.imwrite(str(temporary), image):
-                raise EdgeEmotionError(f"cannot write {target} (is the disk full?)")
+            temporary.write_bytes(data.tobytes())
 
     def _open_video(self, width: int, height: int) -> None:
         temporary = self.stack.enter_context(atomic_path(self.target, check=self._check_video))
-        codec = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.target.suffix.lower()])
-        self.writer = cv2.VideoWriter(str(temporary), codec, self.fps, (width, height))
-        self.stack.callback(self.writer.release)
+        with write_errors(self.target):  # the folder's own refusal, with its reason, before the codec's
+            temporary.open("wb").close()
+        codec = VIDEO_CODECS[self.target.suffix.lower()]
+        with opencv_quiet():  # FFmpeg's "dimensions too large for MPEG-4": the error below says why
+            self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*codec), self.fps, (width, height))
+        self.stack.callback(self._release)
         if not self.writer.isOpened():
-            raise EdgeEmotionError(f"cannot write video {self.target}")
+            raise EdgeEmotionError(f"cannot write video {self.target}: {refusal(codec, width, height, self.fps)}")
+
+    def _release(self) -> None:
+        with opencv_quiet():
+            self.writer.release()
 
     def _check_video(self, temporary: Path) -> None:
-        capture = cv2.VideoCapture(str(temporary))
-        readable = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
-        capture.release()
+        with opencv_quiet():  # a video cut short by a full disk: FFmpeg's "moov atom not found"
+            capture = cv2.VideoCapture(str(temporary))
+            readable = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+            capture.release()
         if readable < self.written:
             raise EdgeEmotionError(
                 f"cannot write video {self.target}: {readable} of {self.written} frames could be read back "

@@ -1,7 +1,12 @@
 """Where frames come from: a camera, a video file, an image, or a folder of images."""
 
+import contextlib
+import errno
 import importlib.util
 import logging
+import math
+import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +20,7 @@ from edge_emotion.device.detector import MIN_SIDE
 from edge_emotion.device.image_header import image_size
 from edge_emotion.errors import EdgeEmotionError, missing_extra
 from edge_emotion.preprocess import IMAGE_SUFFIXES
+from edge_emotion.quiet import native_output_hidden, verbose
 
 log = logging.getLogger(__name__)
 MAX_CAMERA_INDEX = 99  # OpenCV reads an index of 100 or more as a backend code plus an index
@@ -81,7 +87,8 @@ class CaptureSource:
             time.sleep(self.retry_delay)
             self.capture = quiet_open(self.opener)
             if self.capture.isOpened():
-                ok, image = self.capture.read()
+                with opencv_quiet():
+                    ok, image = self.capture.read()
                 if ok and image is not None:
                     self._pending = image
                     return True
@@ -96,7 +103,8 @@ class CaptureSource:
             if self._pending is not None:
                 ok, image, self._pending = True, self._pending, None
             else:
-                ok, image = self.capture.read()
+                with opencv_quiet():  # FFmpeg's lines about a damaged frame: we count it instead
+                    ok, image = self.capture.read()
             if not ok or image is None:
                 if not self.live:
                     failures += 1
@@ -116,6 +124,8 @@ class CaptureSource:
                 continue
             self.skipped, failures = self.skipped + failures, 0
             position = self.capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not math.isfinite(position):  # a damaged container's: the frame counts as coming after the last
+                position = timestamp - offset
             timestamp = time.monotonic() - started if self.live else offset + position
             yield Frame(index, timestamp, self.name, image)
             index += 1
@@ -184,7 +194,8 @@ def read_image(path: Path) -> np.ndarray:
             f"{path}: {size[0]}x{size[1]} pixels is too small to search for faces; both sides need {MIN_SIDE} px"
         )
     try:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        with opencv_quiet():  # libpng's "Read Error", libtiff's warnings: the error below says it once
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     except cv2.error:  # beyond OpenCV's own limits
         image = None
     if image is None:
@@ -192,14 +203,28 @@ def read_image(path: Path) -> np.ndarray:
     return image
 
 
-def quiet_open(opener: Callable[[], Any]) -> Any:
-    """``opener()`` without OpenCV's own warnings for an absent device or file: the error we raise says it once."""
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+@contextlib.contextmanager
+def opencv_quiet() -> Iterator[None]:
+    """OpenCV's own log lines (``[ WARN:0@0.03] global cap_v4l.cpp ... can't open camera by index``, libtiff's
+    warnings) and what FFmpeg and libpng write straight to stderr ("moov atom not found", "libpng error: Read
+    Error") off the terminal unless ``verbose()``: a source that fails is one error line of ours. Around one
+    call that opens or decodes (``native_output_hidden``), not around the loop."""
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    if not verbose():
+        logging.setLogLevel(logging.LOG_LEVEL_SILENT)
     try:
-        return opener()
+        with native_output_hidden(2):
+            yield
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        logging.setLogLevel(level)
+
+
+def quiet_open(opener: Callable[[], Any]) -> Any:
+    """``opener()`` without OpenCV's or FFmpeg's own lines for an absent device or a damaged file: the error we
+    raise says it once."""
+    with opencv_quiet():
+        return opener()
 
 
 class PicameraCapture:
@@ -264,23 +289,56 @@ def open_camera(spec: str) -> CaptureSource:
         return CaptureSource(PicameraCapture, "picam", live=True)
 
 
+FILE_TYPES = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+def check_source_path(path: Path, kind: str) -> None:
+    """Refuse a ``--video`` or ``--image`` that is not a regular file, or a ``--dir`` that is not a folder, saying
+    what it is instead: absent, a folder (or a file), a FIFO or device (which reading would block on or
+    consume), a symlink loop, or out of reach."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise EdgeEmotionError(f"--{kind} {path} is a symlink loop; point it at a real file") from None
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise EdgeEmotionError(f"{'folder' if kind == 'dir' else kind} not found: {path}") from None
+        raise EdgeEmotionError(f"cannot read --{kind} {path} ({error.strerror})") from None
+    if kind == "dir":
+        if not stat.S_ISDIR(mode):
+            hint = "; use --image for one image" if stat.S_ISREG(mode) else ""
+            raise EdgeEmotionError(f"--dir {path} is not a folder{hint}")
+    elif stat.S_ISDIR(mode):
+        raise EdgeEmotionError(f"--{kind} {path} is a folder; use --dir {path} for a folder of images")
+    elif not stat.S_ISREG(mode):
+        what = FILE_TYPES.get(stat.S_IFMT(mode), "a special file")
+        raise EdgeEmotionError(
+            f"--{kind} {path} is not a regular file ({what}); give {'an image' if kind == 'image' else 'a video'} file"
+        )
+
+
 def open_video(path: Path, loop: bool = False) -> CaptureSource:
     """A video file; with ``loop`` it plays again from the start at its end, until the run is stopped."""
-    if not path.is_file():
-        raise EdgeEmotionError(f"video not found: {path}")
+    check_source_path(path, "video")
     return CaptureSource(lambda: cv2.VideoCapture(str(path)), str(path), live=False, loop=loop)
 
 
 def open_image(path: Path) -> ImageSource:
-    if not path.is_file():
-        raise EdgeEmotionError(f"image not found: {path}")
+    check_source_path(path, "image")
     return ImageSource([path], "image")
 
 
 def open_folder(folder: Path) -> ImageSource:
-    if not folder.is_dir():
-        raise EdgeEmotionError(f"folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    check_source_path(folder, "dir")
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except OSError as error:
+        raise EdgeEmotionError(f"cannot read --dir {folder} ({error.strerror})") from None
     if not paths:
         raise EdgeEmotionError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     return ImageSource(paths, "dir")
