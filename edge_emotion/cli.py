@@ -430,6 +430,23 @@ def run_command(
         float,
         typer.Option(help="Take the first SECONDS of each new face as its neutral face (0 = off).", metavar="SECONDS"),
     ] = 0.0,
+    track_regions: Annotated[
+        bool,
+        typer.Option(
+            "--track-regions/--no-track-regions",
+            help="Camera and video: follow each face in a small window around where it was and search the whole "
+            "frame only every --full-search-every frames (at --detect-width, default up to 640); "
+            "--no-track-regions searches every frame whole (at --detect-width, default 320).",
+        ),
+    ] = True,
+    full_search_every: Annotated[
+        int,
+        typer.Option(
+            help="With region tracking: search the whole frame every N frames, so new faces appear within N "
+            "frames (and at once when a face is lost).",
+            metavar="N",
+        ),
+    ] = 10,
     events: Annotated[Path | None, typer.Option(help="JSON lines events file; - or none: stdout.")] = None,
     events_mode: Annotated[
         str, typer.Option(help="frames (a line per frame), changes (face_enter, change, face_leave), or all.")
@@ -458,6 +475,41 @@ def run_command(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="With --serve: allow a network address without --token.")
     ] = False,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            help="Publish the events to an MQTT broker: PREFIX/<event> (as --events-mode says), a retained "
+            "PREFIX/state and PREFIX/status (online/offline); mqtts:// for TLS. Password: "
+            "--mqtt-password-file or EDGE_EMOTION_MQTT_PASSWORD, never in the URL. Needs edge-emotion[mqtt].",
+            metavar="mqtt://[USER@]HOST[:PORT]/PREFIX",
+            rich_help_panel="Event sinks",
+        ),
+    ] = None,
+    mqtt_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--mqtt-password-file",
+            help="With --mqtt: read the broker's password from this file (chmod 600).",
+            metavar="PATH",
+            rich_help_panel="Event sinks",
+        ),
+    ] = None,
+    mqtt_wait: Annotated[
+        float,
+        typer.Option(
+            help="With --mqtt: keep trying to reach the broker this long before giving up (0: one try).",
+            metavar="SECONDS",
+            rich_help_panel="Event sinks",
+        ),
+    ] = 0.0,
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            help="POST each change event as JSON to this http(s) URL (retried, never holding up the camera).",
+            metavar="URL",
+            rich_help_panel="Event sinks",
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Detect faces and recognise their emotions, live or on files; events as JSON lines.
@@ -470,6 +522,7 @@ def run_command(
 
     from edge_emotion.device.live import run_live
     from edge_emotion.device.serve import resolve_token
+    from edge_emotion.device.sinks import resolve_mqtt_password
     from edge_emotion.device.stats import describe, plural
 
     if quiet and events is None:
@@ -478,14 +531,19 @@ def run_command(
         token, warning = resolve_token(token, token_file)  # before the camera opens
         if warning:
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+        mqtt_password, warning = resolve_mqtt_password(mqtt, mqtt_password_file)
+        if warning:
+            typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
         summary = run_live(
             camera=camera, video=video, loop=loop, image=image, folder=folder, model=model, threads=threads,
             edgetpu=edgetpu, detector=detector, detect_width=detect_width, tilt=tilt, min_face=min_face,
             min_score=min_score,
             landmarks=landmarks, largest=largest, mirror=mirror, smooth_seconds=smooth_seconds,
-            hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, events=events,
+            hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, track_regions=track_regions,
+            full_search_every=full_search_every, events=events,
             events_mode=events_mode, save=save, show=show, show_fps=not no_fps, max_frames=max_frames,
-            serve=serve, token=token, insecure=insecure,
+            serve=serve, token=token, insecure=insecure, mqtt=mqtt, mqtt_password=mqtt_password,
+            mqtt_wait=mqtt_wait, webhook=webhook,
         )  # fmt: skip
     typer.echo(json.dumps({"summary": summary}), err=True)
     if not quiet:
@@ -502,3 +560,8 @@ def run_command(
         kept = ", the video kept" if save is not None else ""
         gone = f"warning: the events' reader went away (a closed pipe); stopped as after Ctrl-C{kept}"
         typer.secho(gone, fg=typer.colors.YELLOW, err=True)
+    for sink in ("mqtt", "webhook"):
+        lost = summary.get(sink, {})
+        if lost.get("dropped") or lost.get("unsent"):
+            said = f"warning: {sink}: {lost['dropped']} dropped (its queue was full), {lost['unsent']} never sent"
+            typer.secho(said, fg=typer.colors.YELLOW, err=True)

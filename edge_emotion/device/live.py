@@ -14,6 +14,7 @@ from edge_emotion.device.loop import FINISHING, run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.outputs import check_clashes, check_target
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
+from edge_emotion.device.sinks import open_sinks
 from edge_emotion.device.sources import open_source, opencv_quiet, source_kind
 from edge_emotion.device.tracker import Steadiness
 from edge_emotion.errors import EdgeEmotionError
@@ -50,6 +51,10 @@ def run_live(
     serve: str | None = None,
     token: str | None = None,
     insecure: bool = False,
+    mqtt: str | None = None,
+    mqtt_password: str | None = None,
+    mqtt_wait: float = 0.0,
+    webhook: str | None = None,
 ) -> dict:
     """Recognise the emotions of the faces in one source (exactly one of ``camera``, ``video``, ``image``,
     ``folder``) until it ends, ``max_frames``, q in the ``show`` window or Ctrl-C; return the run's summary.
@@ -64,6 +69,9 @@ def run_live(
     stream of a live source); ``loop`` replays a ``video`` from its start; ``serve`` (HOST:PORT)
     serves the live view and events, with ``token``
     (required off this machine unless ``insecure``).
+    ``mqtt`` (mqtt[s]://[USER@]HOST[:PORT]/PREFIX, with ``mqtt_password``; the broker tried for ``mqtt_wait``
+    seconds) and ``webhook`` (a URL each change event is posted to) get the events too; their counts are in
+    the summary.
     """
     with contextlib.ExitStack() as stack:
         kind = source_kind(camera=camera, video=video, image=image, dir=folder)
@@ -79,6 +87,11 @@ def run_live(
             detect_width=detect_width, tilt=tilt, photos=kind in ("image", "dir"), largest=largest,
             mirror=mirror, track=kind in ("camera", "video"), steadiness=steadiness, calibrate_seconds=calibrate,
         )  # fmt: skip
+        sinks = stack.enter_context(
+            open_sinks(
+                mqtt=mqtt, mqtt_password=mqtt_password, mqtt_wait=mqtt_wait, webhook=webhook, events_mode=events_mode
+            )
+        )
         video_out = save is not None and kind in ("camera", "video")
         stop = stack.enter_context(stop_signals_as_ctrl_c(FINISHING if video_out else ""))  # held to the end
         with opencv_quiet():
@@ -90,7 +103,8 @@ def run_live(
                 LiveServer(serve, token=token, insecure=insecure, calibrate=recognizer.calibrate)
             )
             print(f"serving {server.url}{'?token=...' if token else ''}", file=sys.stderr, flush=True)
-        return run_loop(
+        summary = run_loop(
             source, recognizer, events=events, events_mode=events_mode, save=save, show=show,
-            max_frames=max_frames, server=server, landmarks=landmarks, show_fps=show_fps, stop=stop,
+            max_frames=max_frames, server=server, landmarks=landmarks, show_fps=show_fps, stop=stop, sinks=sinks,
         )  # fmt: skip
+        return {**summary, **sinks.close()}

@@ -13,6 +13,7 @@ from edge_emotion.device.events import EventWriter, check_mode, frame_event, sel
 from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
+from edge_emotion.device.sinks import Sinks
 from edge_emotion.device.sources import Frame, FrameSource
 from edge_emotion.device.stats import LabelTimes, RunStats
 from edge_emotion.device.viewer import Viewer
@@ -120,6 +121,7 @@ def run_loop(
     events_mode: str = "all",
     show_fps: bool = True,
     stop: Stop | None = None,
+    sinks: Sinks | None = None,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window, Ctrl-C or the events' reader
     going away (a closed pipe; each keeps the video and the events); return the run's stats, with the
@@ -128,7 +130,8 @@ def run_loop(
     ``landmarks`` draws them on the annotated frames; ``events_mode`` picks the lines written
     (frames, changes, all), while a server gets every event; ``show_fps`` draws a live source's
     frame rate on the window and the served stream (never on saved files, which have their own rate).
-    ``stop`` is the caller's ``stop_signals_as_ctrl_c()``; without one the loop handles the signals itself."""
+    ``stop`` is the caller's ``stop_signals_as_ctrl_c()``; without one the loop handles the signals itself.
+    ``sinks`` (MQTT, webhook) get each frame's events too, and never make the loop wait."""
     check_mode(events_mode)
     stats, writer, times = RunStats(), EventWriter(events), LabelTimes()
     viewer = Viewer() if show else None
@@ -162,6 +165,8 @@ def run_loop(
                     if server is not None:
                         stats_now = {"frames": stats.frames, "fps": stats.fps}
                         server.publish([event, *typed], shown if streaming else None, stats_now)
+                    if sinks is not None:
+                        sinks.publish(event, typed)
                     if output is not None:
                         output.write(frame, saved)
                 if writer.gone:  # the events' reader went away (a closed pipe): a stop, the video kept
