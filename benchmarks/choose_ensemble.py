@@ -8,16 +8,26 @@ ensemble of 259 M MACs ran at 300 effective GMAC/s here, benchmarks/model_cost.p
 is chosen the same way without a budget. PrivateTest is not read: it scores the shipped model once.
 
     python benchmarks/choose_ensemble.py [--max-macs 270e6]
+
+``--robust`` chooses for what a user meets instead: each candidate (the members, and any run or
+member folder given with --candidate) predicts a stratified sample of PublicTest clean and under
+every camera corruption at medium severity (``robustness.py``'s faces and seeds); the selection
+maximises accuracy over the corrupted faces on FER2013's labels and the FER+ majority together.
+
+    python benchmarks/choose_ensemble.py --robust [--candidate RUN ...] [--limit 1200] [--name NAME]
 """
 
 import argparse
 from pathlib import Path
 
 import numpy as np
-from common import fer_csv, save
+from common import SHARED_FER, fer_csv, save
+from robustness import corrupted_sets
 
-from edge_emotion.data import load_faces
+from edge_emotion.data import FaceSet, load_faces, stratified_sample
+from edge_emotion.metrics import score_label_sets
 from edge_emotion.resolve import load_model
+from edge_emotion.training.corruptions import FAMILIES
 from edge_emotion.training.members import choose_ensemble, is_member
 
 MEMBERS = Path(__file__).resolve().parents[1] / "members"
@@ -37,10 +47,74 @@ def macs(model: object) -> int:
     return total
 
 
+def robust_views(model: object, faces: FaceSet, sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's probabilities on every set of faces (clean, each corruption at medium)."""
+    return {
+        name: model.predict(FaceSet(images, faces.targets, faces.source, faces.votes)) for name, images in sets.items()
+    }
+
+
+def robust_stack(views: dict[str, np.ndarray], faces: FaceSet) -> tuple[np.ndarray, np.ndarray]:
+    """The corrupted sets' probabilities stacked twice, against FER2013's labels and the FER+ majority, so
+    that accuracy on the stack is the mean over corruptions and both label sets."""
+    kept = faces.human >= 0
+    corrupted = [p for name, p in views.items() if name != "clean"]
+    probabilities = np.concatenate([np.concatenate([p, p[kept]]) for p in corrupted])
+    labels = np.tile(np.concatenate([faces.labels, faces.human[kept]]), len(corrupted))
+    return probabilities, labels
+
+
+def choose_robust(args: argparse.Namespace) -> None:
+    faces = stratified_sample(load_faces(fer_csv(), "PublicTest", SHARED_FER / "fer2013new.csv"), args.limit, seed=0)
+    sets = corrupted_sets(faces, list(FAMILIES), ["medium"])
+    folders = sorted(p for p in MEMBERS.iterdir() if is_member(p)) + [Path(c) for c in args.candidate]
+    views, costs, sizes, rows, stacked = {}, {}, {}, {}, {}
+    for folder in folders:
+        name = folder.name
+        model = load_model(folder)
+        views[name] = robust_views(model, faces, sets)
+        costs[name], sizes[name] = macs(model.model), model.model.count_params()
+        stacked[name], labels = robust_stack(views[name], faces)
+        rows[name] = {"macs": costs[name], "params": sizes[name], **figures(views[name], faces)}
+        print(name, rows[name], flush=True)
+    chosen = choose_ensemble(
+        stacked, labels,
+        lambda names: sum(costs[n] for n in names) <= args.max_macs and sum(sizes[n] for n in names) <= MAX_BYTES,
+    )  # fmt: skip
+    mean_views = {key: np.mean([views[n][key] for n in chosen], axis=0) for key in sets}
+    save(
+        args.name,
+        {
+            "split": "PublicTest", "faces": len(faces), "severity": "medium", "max_macs": args.max_macs,
+            "candidates": rows, "chosen": chosen, "chosen_macs": sum(costs[n] for n in chosen),
+            "chosen_params": sum(sizes[n] for n in chosen), "chosen_figures": figures(mean_views, faces),
+        },
+    )  # fmt: skip
+
+
+def figures(views: dict[str, np.ndarray], faces: FaceSet) -> dict[str, float]:
+    """Clean and mean-over-corruptions accuracy on both label sets."""
+    scores = {name: score_label_sets(p, faces.labels, faces.human).summary() for name, p in views.items()}
+    corrupted = [s for name, s in scores.items() if name != "clean"]
+    return {
+        "clean_fer2013": scores["clean"]["fer2013_accuracy"],
+        "clean_ferplus": scores["clean"]["ferplus_accuracy"],
+        "medium_fer2013": round(float(np.mean([s["fer2013_accuracy"] for s in corrupted])), 4),
+        "medium_ferplus": round(float(np.mean([s["ferplus_accuracy"] for s in corrupted])), 4),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-macs", type=float, default=270e6)
+    parser.add_argument("--robust", action="store_true", help="choose on both label sets under camera corruptions")
+    parser.add_argument("--candidate", action="append", default=[], help="with --robust: a run folder to consider too")
+    parser.add_argument("--limit", type=int, default=1200, help="with --robust: PublicTest faces sampled")
+    parser.add_argument("--name", default="choose_ensemble", help="results file name")
     args = parser.parse_args()
+    if args.robust:
+        choose_robust(args)
+        return
     faces = load_faces(fer_csv(), "PublicTest")
     probabilities, costs, sizes, rows = {}, {}, {}, {}
     for folder in sorted(p for p in MEMBERS.iterdir() if is_member(p)):
@@ -63,7 +137,7 @@ def main() -> None:
         return round(float((np.mean([probabilities[n] for n in names], axis=0).argmax(1) == faces.labels).mean()), 4)
 
     save(
-        "choose_ensemble",
+        args.name,
         {
             "split": "PublicTest",
             "max_macs": args.max_macs,

@@ -53,7 +53,7 @@ def model_table(predict: object, faces: FaceSet, sets: dict[str, np.ndarray]) ->
     rows: dict[str, dict] = {}
     medium_probabilities = []
     for name, images in sets.items():
-        probabilities = predict(FaceSet(images, faces.targets, faces.source, faces.human))
+        probabilities = predict(FaceSet(images, faces.targets, faces.source, faces.votes))
         rows[name] = score_label_sets(probabilities, faces.labels, faces.human).summary()
         if name.endswith("/medium"):
             medium_probabilities.append(probabilities)

@@ -36,15 +36,14 @@ FERPLUS_COLUMNS = (
 class FaceSet:
     """Faces of one split: images (N, 48, 48) uint8, targets (N, 7) float32 rows summing to 1.
 
-    ``human`` holds, where FER+ votes were read, each face's FER+ majority class (the plurality of
-    ten annotators) or -1 where that majority is contempt, unknown or not-a-face: the second label
-    set every score is reported on.
+    ``votes`` holds, where FER+ was read, each face's FER+ votes for the seven classes (all zero
+    where the plurality of the ten annotators is contempt, unknown or not-a-face).
     """
 
     images: np.ndarray
     targets: np.ndarray
     source: str
-    human: np.ndarray | None = None
+    votes: np.ndarray | None = None
 
     @property
     def labels(self) -> np.ndarray:
@@ -54,9 +53,15 @@ class FaceSet:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def human(self) -> np.ndarray | None:
+        """Each face's FER+ majority class, -1 where it is none of the seven: the second label set
+        every score is reported on (None without FER+)."""
+        return None if self.votes is None else majority(self.votes)
+
     def subset(self, index: np.ndarray) -> "FaceSet":
-        human = None if self.human is None else self.human[index]
-        return FaceSet(self.images[index], self.targets[index], self.source, human)
+        votes = None if self.votes is None else self.votes[index]
+        return FaceSet(self.images[index], self.targets[index], self.source, votes)
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -326,7 +331,7 @@ def load_csv_splits(
 ) -> dict[str, FaceSet]:
     """Several splits of one CSV, read once.
 
-    With ``ferplus`` every face carries its FER+ majority (``FaceSet.human``). Scoring leaves
+    With ``ferplus`` every face carries its FER+ votes (``FaceSet.votes``, ``.human``). Scoring leaves
     ``weight`` None: every face, FER2013's labels as targets. Training gives a ``weight``: only
     faces whose FER+ majority is one of the seven classes, targets blended (``blended_targets``).
     """
@@ -347,13 +352,12 @@ def load_csv_splits(
             result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}")
             continue
         split_votes = votes[numbers]
-        human = majority(split_votes)
         if weight is None:
-            result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}", human)
+            result[split] = FaceSet(images, one_hot(labels), f"{data}:{split}", split_votes)
             continue
-        keep = human >= 0
+        keep = majority(split_votes) >= 0
         targets = blended_targets(labels[keep], split_votes[keep], weight, soft)
-        result[split] = FaceSet(images[keep], targets, f"{data}:{split}+FER+", human[keep])
+        result[split] = FaceSet(images[keep], targets, f"{data}:{split}+FER+", split_votes[keep])
     return result
 
 

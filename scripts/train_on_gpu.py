@@ -36,7 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge_emotion.data import FaceSet, one_hot  # noqa: E402
+from edge_emotion.data import FaceSet, blended_targets, one_hot  # noqa: E402
 from edge_emotion.preprocess import model_inputs  # noqa: E402
 
 # The recipe of members/m1-vgg16-s1 (67.9 % PublicTest on the CPU): every model here trains with it.
@@ -50,16 +50,19 @@ RECIPE = dict(
     weight_decay=0.01,
     precision="mixed_bfloat16",
 )
+# Where `edge-emotion member` finds the FER+ votes a run trained with, once its folder is back here.
+FERPLUS = "../shared/data/fer2013/fer2013new.csv"
 RUN_FILES = ("best.keras", "config.json", "history.csv", "curves.png", "summary.json", "train.log")
 BUNDLE_BYTES = 15_000_000  # one returned file's limit is 16 MiB
 
 
-def pack(data: Path, out: Path) -> None:
-    """Training and PublicTest faces of ``data`` in one lzma'd npz (57 MB: it must travel in 64 MiB)."""
+def pack(data: Path, out: Path, ferplus: Path | None = None) -> None:
+    """Training and PublicTest faces of ``data`` (and their FER+ votes) in one lzma'd npz (57 MB: it must
+    travel in 64 MiB)."""
     from edge_emotion.data import load_splits
 
-    splits = load_splits(data, ["Training", "PublicTest"])
-    parts = ("images", "labels")
+    splits = load_splits(data, ["Training", "PublicTest"], ferplus)
+    parts = ("images", "labels") + (("votes",) if ferplus else ())
     arrays = {f"{split}_{part}": getattr(faces, part) for split, faces in splits.items() for part in parts}
     buffer = io.BytesIO()
     np.savez(buffer, source=np.array(str(data)), **arrays)
@@ -69,7 +72,23 @@ def pack(data: Path, out: Path) -> None:
 
 def packed(faces: dict[str, np.ndarray], split: str) -> FaceSet:
     """One split of the packed faces as the FaceSet the project's code takes."""
-    return FaceSet(faces[f"{split}_images"], one_hot(faces[f"{split}_labels"]), f"packed {split}")
+    votes = faces.get(f"{split}_votes")
+    return FaceSet(faces[f"{split}_images"], one_hot(faces[f"{split}_labels"]), f"packed {split}", votes)
+
+
+def targeted(faces: FaceSet, config: object) -> tuple[FaceSet, np.ndarray]:
+    """The faces as ``edge-emotion train`` targets them: with ``config.ferplus``, only faces whose FER+
+    majority is one of the seven classes, FER2013's label blended with the votes; and which were kept."""
+    from edge_emotion.errors import EdgeEmotionError
+
+    keep = np.ones(len(faces), bool)
+    if not config.ferplus:
+        return faces, keep
+    if faces.votes is None:
+        raise EdgeEmotionError("the packed faces hold no FER+ votes: pack them with --ferplus")
+    keep = faces.human >= 0
+    targets = blended_targets(faces.labels[keep], faces.votes[keep], config.ferplus_weight, config.soft_labels)
+    return FaceSet(faces.images[keep], targets, faces.source, faces.votes[keep]), keep
 
 
 def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: Path | None) -> None:
@@ -89,8 +108,9 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
     keras = import_keras()
     config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(config_json).items()})
     faces = dict(np.load(faces_file))
-    train, val = packed(faces, "Training"), packed(faces, "PublicTest")
-    taught = train if teacher_file is None else distilled(train, np.load(teacher_file), config.distill_weight)
+    (train, kept), (val, _) = targeted(packed(faces, "Training"), config), targeted(packed(faces, "PublicTest"), config)
+    teacher = None if teacher_file is None else np.load(teacher_file)[kept]
+    taught = train if teacher is None else distilled(train, teacher, config.distill_weight)
     x, y = model_inputs(train.images, config.low_pass), taught.targets
     x_val = model_inputs(val.images, config.low_pass)
     keras.utils.set_random_seed(config.seed)
@@ -184,15 +204,18 @@ def bundle(runs: Path, out: Path) -> None:
                         tar.add(run / name, arcname=f"{run.name}/{name}")
 
 
-def spec_configs(specs: list[str], student: bool, epochs: int, teachers: tuple[str, ...]) -> dict[str, dict]:
-    """NAME:ARCH:SEED (members) or NAME:ARCH:SEED:WEIGHT[:BLUR] (students) as run configs."""
+def spec_configs(
+    specs: list[str], student: bool, epochs: int, teachers: tuple[str, ...], recipe: dict | None = None
+) -> dict[str, dict]:
+    """NAME:ARCH:SEED (members) or NAME:ARCH:SEED:WEIGHT[:BLUR] (students) as run configs; ``recipe``
+    changes the recipe's flags for all (the FER+ vote weight, the corruption share)."""
     from edge_emotion.training.fit import TrainConfig
 
     configs = {}
     for spec in specs:
         name, arch, seed, *rest = spec.split(":")
         config = TrainConfig(**RECIPE, arch=arch, seed=int(seed))
-        config = replace(config, epochs=epochs)
+        config = replace(config, epochs=epochs, **(recipe or {}))
         if student:
             blur = float(rest[1]) if len(rest) > 1 else 0.0
             config = replace(config, teachers=teachers, distill_weight=float(rest[0]), blur=blur)
@@ -210,7 +233,10 @@ def train(args: argparse.Namespace) -> None:
     faces_file.write_bytes(lzma.decompress(args.faces.read_bytes()))
     faces = dict(np.load(faces_file))
     args.runs.mkdir(parents=True, exist_ok=True)
-    members = spec_configs(args.member, False, args.epochs, ())
+    recipe = {"corrupt": args.corrupt}
+    if args.ferplus_weight is not None:
+        recipe |= {"ferplus": FERPLUS, "ferplus_weight": args.ferplus_weight, "soft_labels": True}
+    members = spec_configs(args.member, False, args.epochs, (), recipe)
     member_deadline = deadline - (args.student_minutes * 60 if args.student else 0)
     launch(faces_file, args.runs, members, None, member_deadline)
     print(f"members done in {time.monotonic() - started:.0f} s", flush=True)
@@ -231,7 +257,7 @@ def train(args: argparse.Namespace) -> None:
         left = deadline - time.monotonic() - 60
         epochs = max(10, min(args.student_epochs, int(left / (1.2 * per_epoch))))
         print(f"students: {epochs} epochs ({left:.0f} s left, {per_epoch} s per epoch)", flush=True)
-        students = spec_configs(args.student, True, epochs, tuple(chosen))
+        students = spec_configs(args.student, True, epochs, tuple(chosen), recipe)
         launch(faces_file, args.runs, students, teacher, deadline)
     if args.bundle:
         bundle(args.runs, args.bundle)
@@ -244,6 +270,7 @@ def main() -> None:
     packing = commands.add_parser("pack")
     packing.add_argument("--data", type=Path, required=True)
     packing.add_argument("--out", type=Path, required=True)
+    packing.add_argument("--ferplus", type=Path, help="FER+ votes (fer2013new.csv) to pack beside the labels")
     training = commands.add_parser("train")
     training.add_argument("--faces", type=Path, required=True)
     training.add_argument("--runs", type=Path, required=True)
@@ -254,6 +281,8 @@ def main() -> None:
     training.add_argument("--minutes", type=float, default=8.0)
     training.add_argument("--student-minutes", type=float, default=4.0)
     training.add_argument("--bundle", type=Path)
+    training.add_argument("--ferplus-weight", type=float, help="as train --ferplus-weight (needs packed votes)")
+    training.add_argument("--corrupt", type=float, default=0.0, help="as train --corrupt")
     one = commands.add_parser("one")
     one.add_argument("--faces", type=Path, required=True)
     one.add_argument("--run", type=Path, required=True)
@@ -261,7 +290,7 @@ def main() -> None:
     one.add_argument("--teacher", type=Path)
     args = parser.parse_args()
     if args.command == "pack":
-        pack(args.data, args.out)
+        pack(args.data, args.out, args.ferplus)
     elif args.command == "train":
         train(args)
     else:

@@ -3,8 +3,8 @@
 # trains, then train the members and students named in the arguments side by side in the time left.
 #   bash scripts/train_on_gpu.sh --member g1-vgg16-s3:vgg16:3 --student st1-vgg16:vgg16:11:0.5:1.5
 # .whl holds keras 3.15.1, namex and optree for CPython 3.12 (pip download, see .library/device/README.md);
-# .accel holds the packed faces: python scripts/train_on_gpu.py pack --data /tmp/fer2013.csv --out .accel/fer2013-train-public.npz.xz
-# Runs so far: members g1-g8 and students st1-st4 (commit dabbc64); blur students (issue 14).
+# .accel holds the packed faces (and FER+ votes, for --ferplus-weight): python scripts/train_on_gpu.py pack
+#   --data /tmp/fer2013.csv --ferplus ../shared/data/fer2013/fer2013new.csv --out .accel/fer2013-train-public.npz.xz
 set -o pipefail
 T0=$(date +%s)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1

@@ -32,6 +32,33 @@ def test_member_and_student_specs_become_the_members_recipe() -> None:
     assert students["s2"]["blur"] == 1.5 and students["s2"]["distill_weight"] == 0.5
 
 
+def test_packed_faces_are_targeted_as_train_targets_them(fer_csv: Path, tmp_path: Path) -> None:
+    """With FER+ votes packed, a run with a vote weight trains on the faces and targets ``edge-emotion train`` does."""
+    import lzma
+
+    import numpy as np
+
+    from edge_emotion.data import load_faces
+
+    usages = ["Training"] * 210 + ["PublicTest"] * 56 + ["PrivateTest"] * 56
+    rows = [f"{u},x,{i % 3},{(i * 7) % 5},1,0,2,0,0,0,{9 * (i % 11 == 0)},0" for i, u in enumerate(usages)]
+    votes = tmp_path / "ferplus.csv"
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+    votes.write_text(header + "\n".join(rows) + "\n")
+    script = load_script()
+    script.pack(fer_csv, tmp_path / "faces.npz.xz", votes)
+    faces = dict(np.load(__import__("io").BytesIO(lzma.decompress((tmp_path / "faces.npz.xz").read_bytes()))))
+    (config,) = script.spec_configs(
+        ["g:vgg16:1"], False, 3, (), {"ferplus": str(votes), "ferplus_weight": 0.3, "soft_labels": True, "corrupt": 0.5}
+    ).values()
+    config = TrainConfig(**config)
+    targeted, kept = script.targeted(script.packed(faces, "Training"), config)
+    expected = load_faces(fer_csv, "Training", votes, soft=True, weight=0.3)
+    assert 0 < kept.sum() < len(kept) == 210
+    np.testing.assert_allclose(targeted.targets, expected.targets)
+    assert np.array_equal(targeted.images, expected.images) and config.corrupt == 0.5
+
+
 def test_bundles_hold_every_finished_run_and_stay_under_the_limit(tmp_path: Path, monkeypatch) -> None:
     script = load_script()
     monkeypatch.setattr(script, "BUNDLE_BYTES", 3_000)
