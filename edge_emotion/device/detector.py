@@ -126,10 +126,19 @@ class ScaledDetector:
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         height, width = frame.shape[:2]
-        ratio = self.ratio(width, height)
+        return self.detect_at(frame, self.ratio(width, height))
+
+    def detect_at(self, frame: np.ndarray, ratio: float) -> list[Detection]:
+        """``detect`` with the frame resized by ``ratio`` (a search width / the frame's width) instead of
+        ``ratio()``'s: the wider full searches of region tracking (``regions.py``)."""
         found = [face for scale in self.scales for face in self.look(frame, ratio * scale)]
         if self.tilt or len(self.scales) > 1:
             found = strongest(found)
+        return self.kept(found, frame.shape[1], frame.shape[0])
+
+    def kept(self, found: list[Found], width: int, height: int) -> list[Detection]:
+        """What was ``found`` in frame pixels as detections: at least ``min_face`` wide and scoring ``min_score``,
+        clipped to the ``width`` x ``height`` frame, most certain first."""
         detections = []
         for (x, y, w, h), points, score in found:
             if w < self.min_face or score < self.min_score:

@@ -13,6 +13,7 @@ from edge_emotion.device.events import check_mode
 from edge_emotion.device.loop import FINISHING, run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.outputs import check_clashes, check_target
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.regions import FULL_SEARCH_EVERY, Regions
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.device.sinks import open_sinks
 from edge_emotion.device.sources import open_source, opencv_quiet, source_kind
@@ -42,6 +43,8 @@ def run_live(
     hysteresis: float = Steadiness.hysteresis,
     min_frames: int = Steadiness.min_frames,
     calibrate: float = 0.0,
+    track_regions: bool = True,
+    full_search_every: int = FULL_SEARCH_EVERY,
     events: Path | None = None,
     events_mode: str = "all",
     save: Path | None = None,
@@ -64,7 +67,9 @@ def run_live(
     configure the ``EmotionRecognizer`` (an image or folder is searched as photos: wider and
     turned, unless ``detect_width`` and ``tilt`` say otherwise), and a camera or video is tracked
     with ``smooth_seconds``, ``hysteresis``, ``min_frames`` and ``calibrate`` (seconds of each new face taken as its
-    neutral face). Events go to ``events`` (None or -: stdout) as ``events_mode`` says, annotated
+    neutral face), each face followed in a window around its last box and the whole frame searched every
+    ``full_search_every`` frames (``track_regions``; False: every frame whole). Events go to ``events``
+    (None or -: stdout) as ``events_mode`` says, annotated
     frames to ``save`` (never with the frame rate; ``show_fps`` draws it on the window and
     stream of a live source); ``loop`` replays a ``video`` from its start; ``serve`` (HOST:PORT)
     serves the live view and events, with ``token``
@@ -80,12 +85,14 @@ def run_live(
             check_target(save, kind)
         steadiness = Steadiness(smooth_seconds, hysteresis, min_frames)  # bad values fail before the camera opens
         check_mode(events_mode)
+        regions = Regions(every=full_search_every) if track_regions else None
         if not 0.0 <= calibrate <= 60.0:
             raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {calibrate}")
         recognizer = EmotionRecognizer(
             model, threads=threads, edgetpu=edgetpu, detector=detector, min_face=min_face, min_score=min_score,
             detect_width=detect_width, tilt=tilt, photos=kind in ("image", "dir"), largest=largest,
             mirror=mirror, track=kind in ("camera", "video"), steadiness=steadiness, calibrate_seconds=calibrate,
+            regions=regions,
         )  # fmt: skip
         sinks = stack.enter_context(
             open_sinks(

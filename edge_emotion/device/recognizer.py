@@ -16,7 +16,8 @@ import numpy as np
 
 from edge_emotion.device.calibration import Calibration, apply_bias
 from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.detector import Box, FaceDetector, Landmarks, make_detector
+from edge_emotion.device.detector import Box, FaceDetector, Landmarks, ScaledDetector, make_detector
+from edge_emotion.device.regions import DEFAULT_REGIONS, Regions, RegionSearch
 from edge_emotion.device.tracker import IouTracker, Steadiness, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
@@ -95,7 +96,9 @@ class EmotionRecognizer:
     for twice the classifier's (small) share of a frame. With ``track=True`` (the live loop)
     faces keep ids across frames, their probabilities are smoothed over time and their labels
     move with hysteresis (``steadiness``, see ``tracker.py``); a face counts once it has been
-    seen a few frames. ``last_events`` then holds what the last call saw happen, as dicts:
+    seen a few frames, and each face is searched for in a window around where it was, the whole frame
+    only every few frames (``regions``, see ``regions.py``; None: the whole frame every frame).
+    ``last_events`` then holds what the last call saw happen, as dicts:
     ``face_enter``, ``change`` (from, to), ``face_leave`` and ``calibrated``. With
     ``track=False`` each call stands alone (photos).
     ``calibrate(track_id)`` takes a face's next seconds as its neutral face (``calibration.py``);
@@ -123,6 +126,7 @@ class EmotionRecognizer:
         track: bool = False,
         steadiness: Steadiness | None = None,
         calibrate_seconds: float = 0.0,
+        regions: Regions | None = DEFAULT_REGIONS,
     ) -> None:
         self.classifier = Classifier(model_path(model), threads=threads, edgetpu=edgetpu, mirror=mirror)
         self.detector = (
@@ -132,6 +136,11 @@ class EmotionRecognizer:
             if isinstance(detector, str)
             else detector
         )
+        # A tracked stream follows each face in a window around its last box (regions.py); None searches
+        # every frame whole, as photos are.
+        self.search: FaceDetector = self.detector
+        if track and regions is not None and isinstance(self.detector, ScaledDetector):
+            self.search = RegionSearch(self.detector, regions)
         self.largest = largest
         if not 0.0 <= calibrate_seconds <= 60.0:
             raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {calibrate_seconds}")
@@ -205,7 +214,7 @@ class EmotionRecognizer:
 
     def _predict(self, frame: np.ndarray) -> list[Face]:
         started = time.perf_counter()
-        detections = self.detector.detect(frame)
+        detections = self.search.detect(frame)
         if self.largest and detections:
             detections = [max(detections, key=lambda d: d.box[2] * d.box[3])]
         detected = time.perf_counter()

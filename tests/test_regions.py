@@ -1,0 +1,141 @@
+"""Region tracking: faces followed in windows around their last boxes, the whole frame searched every N frames."""
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edge_emotion.cli import app
+from edge_emotion.device import live
+from edge_emotion.device.detector import YuNetDetector
+from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.regions import HUNT, Regions, RegionSearch
+from edge_emotion.device.tracker import Steadiness
+from edge_emotion.errors import EdgeEmotionError
+
+skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the demo extra) ships the test face")
+PORTRAIT = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)[20:240, 130:330]  # the face, with some room
+runner = CliRunner()
+
+
+def scene(*faces: tuple[int, int, int]) -> np.ndarray:
+    """A 640x480 grey frame with the astronaut's face at each (x, y, width)."""
+    frame = np.full((480, 640, 3), 70, np.uint8)
+    for x, y, width in faces:
+        tile = cv2.resize(PORTRAIT, (width, round(width * 1.1)), interpolation=cv2.INTER_AREA)
+        frame[y : y + tile.shape[0], x : x + tile.shape[1]] = tile
+    return frame
+
+
+def drifting(frames: int, width: int = 130) -> list[np.ndarray]:
+    """One face drifting right and down 3 px a frame."""
+    return [scene((60 + 3 * i, 80 + i, width)) for i in range(frames)]
+
+
+def near(box: tuple[int, int, int, int], x: int, y: int, width: int) -> bool:
+    return abs(box[0] + box[2] / 2 - x - width / 2) < width / 3 and abs(box[1] - y) < width
+
+
+def stream(**options: object) -> EmotionRecognizer:
+    return EmotionRecognizer(track=True, steadiness=Steadiness(min_frames=1), **options)
+
+
+def test_the_same_faces_with_a_fraction_of_the_full_searches() -> None:
+    frames = drifting(40)
+    tracked, every = stream(), stream(regions=None)
+    found = {"tracked": [], "every": []}
+    for index, frame in enumerate(frames):
+        found["tracked"].append(tracked.predict(frame, index / 30))
+        found["every"].append(every.predict(frame, index / 30))
+    assert all(len(faces) == 1 for faces in found["every"])
+    assert all(
+        len(faces) == 1 and near(faces[0].box, 60 + 3 * i, 80 + i, 130) for i, faces in enumerate(found["tracked"])
+    )
+    assert all(faces[0].landmarks is not None for faces in found["tracked"])  # fresh landmarks for the alignment
+    search = tracked.search
+    assert isinstance(search, RegionSearch) and search.frames == 40
+    assert search.full_searches == 4  # frames 0, 10, 20, 30
+    assert {faces[0].id for faces in found["tracked"]} == {1}  # one id throughout
+
+
+def test_a_new_face_appears_within_n_frames() -> None:
+    search = RegionSearch(YuNetDetector(), Regions(every=5))
+    for index in range(3):
+        assert len(search.detect(scene((60 + index, 80, 130)))) == 1
+    arrivals = []
+    for index in range(3, 12):
+        arrivals.append(len(search.detect(scene((60 + index, 80, 130), (400, 150, 150)))))
+    first = arrivals.index(2)
+    assert 0 < first <= 5 and all(count == 2 for count in arrivals[first:])  # found at the next full search
+
+
+def test_a_lost_face_triggers_a_full_search_and_a_hunt() -> None:
+    search = RegionSearch(YuNetDetector(), Regions(every=50))
+    for index in range(5):
+        search.detect(scene((60 + index, 80, 130)))
+    assert search.full_searches == 1 and not search.last_full
+    # The face jumps across the frame: its window loses it, a full search on the same frame finds it.
+    (moved,) = search.detect(scene((420, 200, 130)))
+    assert search.last_full and near(moved.box, 420, 200, 130)
+    # The face it followed is gone from its place: the whole frame is searched while the tracker keeps its id.
+    fulls = search.full_searches
+    assert all(len(search.detect(scene((421 + i, 200, 130)))) == 1 for i in range(HUNT + 2))
+    assert search.full_searches - fulls == HUNT and not search.last_full  # then followed in its window
+    fulls = search.full_searches
+    empty = [search.detect(scene()) for _ in range(HUNT + 3)]
+    assert empty == [[]] * (HUNT + 3)
+    # Gone: a full search at once, then every frame while the tracker would keep its id, then none.
+    assert search.full_searches - fulls == 1 + HUNT
+
+
+def test_ids_stay_through_region_tracking_and_full_searches() -> None:
+    recognizer = stream(regions=Regions(every=4))
+    ids = []
+    for index, frame in enumerate(
+        drifting(30, width=100) + [scene((150 + 2 * i, 110, 100 + 2 * i)) for i in range(20)]
+    ):
+        ids += [face.id for face in recognizer.predict(frame, index / 30)]
+    assert len(ids) == 50 and set(ids) == {1}
+
+
+def test_small_faces_are_found_in_their_windows() -> None:
+    """A 64 px face in a 640x480 frame: searched whole at 320 px it is 32 px there and missed; its
+    window makes it large again."""
+    frames = [scene((100 + 2 * i, 200, 64)) for i in range(20)]
+    every = stream(regions=None)
+    assert sum(len(every.predict(frame, i / 30)) for i, frame in enumerate(frames)) < 10
+    tracked = stream()
+    assert all(len(tracked.predict(frame, i / 30)) == 1 for i, frame in enumerate(frames))
+
+
+def test_without_region_tracking_every_frame_is_searched_as_before() -> None:
+    recognizer = stream(regions=None)
+    assert recognizer.search is recognizer.detector
+    detector = YuNetDetector()
+    for index, frame in enumerate(drifting(5)):
+        assert [f.box for f in recognizer.predict(frame, index / 30)] == [d.box for d in detector.detect(frame)]
+    photos = EmotionRecognizer(photos=True)  # photos stand alone: searched in full
+    assert photos.search is photos.detector
+
+
+@pytest.mark.parametrize("every", [0, -1, 1001])
+def test_bad_settings_are_one_error(every: int) -> None:
+    with pytest.raises(EdgeEmotionError, match="--full-search-every"):
+        Regions(every=every)
+    result = runner.invoke(app, ["run", "--camera", "0", "--full-search-every", str(every)])
+    assert isinstance(result.exception, SystemExit) and result.exception.code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: --full-search-every")  # before the camera: no camera here to open
+
+
+def test_the_cli_passes_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+
+    def recognizer(*args: object, **options: object) -> None:
+        seen.append(options["regions"])
+        raise EdgeEmotionError("stop here")
+
+    monkeypatch.setattr(live, "EmotionRecognizer", recognizer)
+    runner.invoke(app, ["run", "--camera", "0", "--full-search-every", "7"])
+    runner.invoke(app, ["run", "--camera", "0", "--no-track-regions"])
+    assert seen == [Regions(every=7), None]
