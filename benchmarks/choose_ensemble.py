@@ -14,7 +14,8 @@ member folder given with --candidate) predicts a stratified sample of PublicTest
 every camera corruption at medium severity (``robustness.py``'s faces and seeds); the selection
 maximises accuracy over the corrupted faces on FER2013's labels and the FER+ majority together.
 
-    python benchmarks/choose_ensemble.py --robust [--candidate RUN ...] [--limit 1200] [--name NAME]
+    python benchmarks/choose_ensemble.py --robust [--candidate RUN ...] [--candidates-only] [--limit 1200]
+        [--name NAME]
 """
 
 import argparse
@@ -67,7 +68,8 @@ def robust_stack(views: dict[str, np.ndarray], faces: FaceSet) -> tuple[np.ndarr
 def choose_robust(args: argparse.Namespace) -> None:
     faces = stratified_sample(load_faces(fer_csv(), "PublicTest", SHARED_FER / "fer2013new.csv"), args.limit, seed=0)
     sets = corrupted_sets(faces, list(FAMILIES), ["medium"])
-    folders = sorted(p for p in MEMBERS.iterdir() if is_member(p)) + [Path(c) for c in args.candidate]
+    members = [] if args.candidates_only else sorted(p for p in MEMBERS.iterdir() if is_member(p))
+    folders = members + [Path(c) for c in args.candidate]
     views, costs, sizes, rows, stacked = {}, {}, {}, {}, {}
     for folder in folders:
         name = folder.name
@@ -109,6 +111,7 @@ def main() -> None:
     parser.add_argument("--max-macs", type=float, default=270e6)
     parser.add_argument("--robust", action="store_true", help="choose on both label sets under camera corruptions")
     parser.add_argument("--candidate", action="append", default=[], help="with --robust: a run folder to consider too")
+    parser.add_argument("--candidates-only", action="store_true", help="with --robust: not the committed members")
     parser.add_argument("--limit", type=int, default=1200, help="with --robust: PublicTest faces sampled")
     parser.add_argument("--name", default="choose_ensemble", help="results file name")
     args = parser.parse_args()
