@@ -11,7 +11,7 @@ DEMO = demo-output
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[train,demo,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,demo,dev,mqtt]'
 	touch $(STAMP)
 
 install: $(STAMP)

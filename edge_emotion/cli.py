@@ -463,7 +463,7 @@ def run_command(
         typer.Option(
             help="Publish the events to an MQTT broker: PREFIX/<event> (as --events-mode says), a retained "
             "PREFIX/state and PREFIX/status (online/offline); mqtts:// for TLS. Password: "
-            "--mqtt-password-file or EDGE_EMOTION_MQTT_PASSWORD, never in the URL. Needs edge-emotion[mqtt].",
+            "--mqtt-password-file or EDGE_EMOTION_MQTT_PASSWORD, never in the URL. Needs paho-mqtt (the mqtt extra).",
             metavar="mqtt://[USER@]HOST[:PORT]/PREFIX",
             rich_help_panel="Event sinks",
         ),
