@@ -385,6 +385,15 @@ def run_command(
     loop: Annotated[
         bool, typer.Option("--loop", help="With --video: play it again from the start at its end (a live demo).")
     ] = False,
+    realtime: Annotated[
+        bool | None,
+        typer.Option(
+            "--realtime/--no-realtime",
+            help="With --video: play it at its own frame rate, as a camera would (default: with --loop or --serve; "
+            "otherwise as fast as it is processed).",
+            show_default=False,
+        ),
+    ] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads, 1 to 64.")] = 2,
     edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
     detector: Annotated[str, typer.Option(help="Face detector: yunet (landmarks, aligned crops) or haar.")] = "yunet",
@@ -430,6 +439,23 @@ def run_command(
         float,
         typer.Option(help="Take the first SECONDS of each new face as its neutral face (0 = off).", metavar="SECONDS"),
     ] = 0.0,
+    track_regions: Annotated[
+        bool,
+        typer.Option(
+            "--track-regions/--no-track-regions",
+            help="Camera and video: follow each face in a small window around where it was and search the whole "
+            "frame only every --full-search-every frames (at --detect-width, default up to 640); "
+            "--no-track-regions searches every frame whole (at --detect-width, default 320).",
+        ),
+    ] = True,
+    full_search_every: Annotated[
+        int,
+        typer.Option(
+            help="With region tracking: search the whole frame every N frames, so new faces appear within N "
+            "frames (and at once when a face is lost).",
+            metavar="N",
+        ),
+    ] = 10,
     events: Annotated[Path | None, typer.Option(help="JSON lines events file; - or none: stdout.")] = None,
     events_mode: Annotated[
         str, typer.Option(help="frames (a line per frame), changes (face_enter, change, face_leave), or all.")
@@ -518,11 +544,13 @@ def run_command(
         if warning:
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
         summary = run_live(
-            camera=camera, video=video, loop=loop, image=image, folder=folder, model=model, threads=threads,
+            camera=camera, video=video, loop=loop, realtime=realtime, image=image, folder=folder, model=model,
+            threads=threads,
             edgetpu=edgetpu, detector=detector, detect_width=detect_width, tilt=tilt, min_face=min_face,
             min_score=min_score,
             landmarks=landmarks, largest=largest, mirror=mirror, smooth_seconds=smooth_seconds,
-            hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, events=events,
+            hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, track_regions=track_regions,
+            full_search_every=full_search_every, events=events,
             events_mode=events_mode, save=save, show=show, show_fps=not no_fps, max_frames=max_frames,
             serve=serve, token=token, insecure=insecure, mqtt=mqtt, mqtt_password=mqtt_password,
             mqtt_wait=mqtt_wait, webhook=webhook,

@@ -1,5 +1,9 @@
 """Region tracking: faces followed in windows around their last boxes, the whole frame searched every N frames."""
 
+import json
+import time
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -8,8 +12,10 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.device import live
 from edge_emotion.device.detector import YuNetDetector
+from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.regions import HUNT, Regions, RegionSearch
+from edge_emotion.device.sources import open_video
 from edge_emotion.device.tracker import Steadiness
 from edge_emotion.errors import EdgeEmotionError
 
@@ -139,3 +145,46 @@ def test_the_cli_passes_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     runner.invoke(app, ["run", "--camera", "0", "--full-search-every", "7"])
     runner.invoke(app, ["run", "--camera", "0", "--no-track-regions"])
     assert seen == [Regions(every=7), None]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (frames[0].shape[1], frames[0].shape[0]))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_realtime_plays_a_video_at_its_own_rate(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "clip.avi", [np.full((48, 64, 3), i, np.uint8) for i in range(12)], fps=20.0)
+    for realtime, slowest in ((True, 0.5), (False, 0.0)):
+        source = open_video(clip, realtime=realtime)
+        started = time.monotonic()
+        assert len(list(source.frames())) == 12
+        took = time.monotonic() - started
+        source.close()
+        assert took >= slowest and (realtime or took < 0.3)  # 11 frame intervals of 50 ms, or as fast as read
+
+
+def test_a_looped_video_ends_its_faces_at_its_end(tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "face.avi", [scene((200 + i, 120, 140)) for i in range(8)])
+    recognizer = stream()
+    events = tmp_path / "events.jsonl"
+    run_loop(open_video(clip, loop=True), recognizer, events=events, max_frames=20, events_mode="changes")
+    kinds = [(line["event"], line["id"]) for line in map(json.loads, events.read_text().splitlines())]
+    assert kinds[:3] == [("face_enter", 1), ("face_leave", 1), ("face_enter", 2)]  # at the wrap: a leave, a new face
+    assert not any(kind == "change" for kind, _ in kinds)
+
+
+def test_the_cli_paces_a_looped_or_served_video_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clip = write_video(tmp_path / "clip.avi", [np.full((48, 64, 3), 9, np.uint8)] * 3)
+    paced = []
+
+    def opened(**options: object) -> None:
+        paced.append(options["realtime"])
+        raise EdgeEmotionError("stop here")
+
+    monkeypatch.setattr(live, "open_source", opened)
+    for flags in ([], ["--loop"], ["--loop", "--no-realtime"], ["--realtime"]):
+        runner.invoke(app, ["run", "--video", str(clip), *flags])
+    assert paced == [False, True, False, True]

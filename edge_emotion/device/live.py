@@ -26,6 +26,7 @@ def run_live(
     camera: str | None = None,
     video: Path | None = None,
     loop: bool = False,
+    realtime: bool | None = None,
     image: Path | None = None,
     folder: Path | None = None,
     model: str | Path | None = None,
@@ -71,7 +72,9 @@ def run_live(
     ``full_search_every`` frames (``track_regions``; False: every frame whole). Events go to ``events``
     (None or -: stdout) as ``events_mode`` says, annotated
     frames to ``save`` (never with the frame rate; ``show_fps`` draws it on the window and
-    stream of a live source); ``loop`` replays a ``video`` from its start; ``serve`` (HOST:PORT)
+    stream of a live source); ``loop`` replays a ``video`` from its start (its faces leave at its end);
+    ``realtime`` plays a ``video`` at its own frame rate (None: with ``loop`` or ``serve``, not otherwise);
+    ``serve`` (HOST:PORT)
     serves the live view and events, with ``token``
     (required off this machine unless ``insecure``).
     ``mqtt`` (mqtt[s]://[USER@]HOST[:PORT]/PREFIX, with ``mqtt_password``; the broker tried for ``mqtt_wait``
@@ -102,7 +105,8 @@ def run_live(
         video_out = save is not None and kind in ("camera", "video")
         stop = stack.enter_context(stop_signals_as_ctrl_c(FINISHING if video_out else ""))  # held to the end
         with opencv_quiet():
-            source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop)
+            paced = bool(loop or serve) if realtime is None else realtime
+            source = open_source(camera=camera, video=video, image=image, folder=folder, loop=loop, realtime=paced)
         stack.callback(source.close)
         server = None
         if serve:

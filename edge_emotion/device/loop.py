@@ -147,6 +147,8 @@ def run_loop(
             stopping.running(),  # a stop signal after it cannot cut the video short
         ):
             for frame, waited in timed_frames(source.frames(), max_frames):
+                if frame.restarted:  # a video played again (--loop): its faces left at its end
+                    recognizer.end_tracks()
                 faces = recognizer.predict(frame.image, frame.timestamp)
                 latency = {"capture": waited, **recognizer.last_latency}
                 event, typed = frame_event(frame, faces, latency), typed_events(frame, recognizer.last_events)

@@ -153,6 +153,7 @@ class EmotionRecognizer:
         self.now = -1.0  # the last frame's time
         self.last_latency = {"detect": 0.0, "classify": 0.0}
         self.last_events: list[dict] = []
+        self.ended: list[TrackEvent] = []  # face_leave events of end_tracks, for the next frame's events
         self.lock = threading.Lock()
 
     @property
@@ -202,6 +203,20 @@ class EmotionRecognizer:
             self.calibrations[track_id] = Calibration(self.now, seconds)
             return True
 
+    def end_tracks(self) -> None:
+        """Every face of a tracked stream leaves (a video played again from its start): the next call's events
+        start with their ``face_leave``, and the faces it finds are new ones, with new ids."""
+        with self.lock:
+            if self.tracker is None:
+                return
+            shown = [t for t in self.tracker.tracks if t.confirmed(self.tracker.steadiness.min_frames)]
+            self.ended += [
+                TrackEvent("face_leave", t.id, self.now, t.label, None, float(t.probabilities[t.label])) for t in shown
+            ]
+            self.tracker.tracks, self.calibrations = [], {}
+            if isinstance(self.search, RegionSearch):
+                self.search.forget()
+
     def _check_neutral(self) -> None:
         if self.neutral is None:
             raise EdgeEmotionError(
@@ -231,6 +246,7 @@ class EmotionRecognizer:
                 for d, p in zip(detections, probabilities, strict=True)
             ]
         tracks, events = self.tracker.update([d.box for d in detections], probabilities, self.now)
+        events, self.ended = self.ended + events, []
         events += self._calibrate(tracks, probabilities)
         self.last_events = [self._event_dict(event) for event in events]
         shown = [

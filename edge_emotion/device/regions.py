@@ -90,6 +90,10 @@ class RegionSearch:
         self.frames = self.full_searches = self.windows = 0
         self.last_full = False
 
+    def forget(self) -> None:
+        """No face in view any more (a video played again): the next frame is searched in full."""
+        self.regions, self.since_full, self.hunt = [], self.settings.every, 0
+
     def full_ratio(self, width: int, height: int) -> float:
         """The full search's width / the frame's: ``full_width`` (or the detector's ``detect_width``, held to the
         frame as ``ratio`` holds it), at most 1, raised so the frame's shorter side keeps MIN_SIDE px."""

@@ -36,6 +36,7 @@ class Frame:
     )
     name: str  # where the frame came from (file name, or camera:N)
     image: np.ndarray  # BGR
+    restarted: bool = False  # the first frame of a video played again (--loop): the faces before it are gone
 
 
 class FrameSource(Protocol):
@@ -55,7 +56,8 @@ class CaptureSource:
     what it has. A video frame that does not decode is skipped (counted in ``skipped``);
     ``MAX_BAD_FRAMES`` failed reads in a row are the video's end, where a video with ``loop``
     starts again (reopened, which every backend can do, unlike seeking), its frames' indices and
-    timestamps going on from the last lap's.
+    timestamps going on from the last lap's. A video with ``realtime`` is read no faster than its frame
+    times: as a camera would give it.
     """
 
     def __init__(
@@ -67,8 +69,10 @@ class CaptureSource:
         retries: int = 3,
         retry_delay: float = 0.5,
         loop: bool = False,
+        realtime: bool = False,
     ) -> None:
         self.opener, self.name, self.live, self.loop = opener, name, live, loop
+        self.realtime = realtime and not live
         self.kind = "camera" if live else "video"
         self.retries, self.retry_delay = retries, retry_delay
         self.lost = False
@@ -127,7 +131,9 @@ class CaptureSource:
             if not math.isfinite(position):  # a damaged container's: the frame counts as coming after the last
                 position = timestamp - offset
             timestamp = time.monotonic() - started if self.live else offset + position
-            yield Frame(index, timestamp, self.name, image)
+            if self.realtime:
+                time.sleep(max(0.0, timestamp - (time.monotonic() - started)))
+            yield Frame(index, timestamp, self.name, image, restarted=index == lap_start > 0)
             index += 1
 
     def _restart(self) -> bool:
@@ -322,10 +328,11 @@ def check_source_path(path: Path, kind: str) -> None:
         )
 
 
-def open_video(path: Path, loop: bool = False) -> CaptureSource:
-    """A video file; with ``loop`` it plays again from the start at its end, until the run is stopped."""
+def open_video(path: Path, loop: bool = False, realtime: bool = False) -> CaptureSource:
+    """A video file; with ``loop`` it plays again from the start at its end, until the run is stopped; with
+    ``realtime`` at its own frame rate, as a camera gives frames."""
     check_source_path(path, "video")
-    return CaptureSource(lambda: cv2.VideoCapture(str(path)), str(path), live=False, loop=loop)
+    return CaptureSource(lambda: cv2.VideoCapture(str(path)), str(path), live=False, loop=loop, realtime=realtime)
 
 
 def open_image(path: Path) -> ImageSource:
@@ -365,6 +372,7 @@ def open_source(
     image: Path | None = None,
     folder: Path | None = None,
     loop: bool = False,
+    realtime: bool = False,
 ) -> CaptureSource | ImageSource:
     """The one source the user named, a video replayed at its end with ``loop``; naming none or several
     sources, or ``loop`` with no video, is an error."""
@@ -372,4 +380,6 @@ def open_source(
     kind = source_kind(**named)
     if loop and kind != "video":
         raise EdgeEmotionError(f"--loop replays a video file: use it with --video FILE, not --{kind}")
-    return open_video(video, loop=True) if loop else OPENERS[kind](named[kind])
+    if kind == "video":
+        return open_video(video, loop=loop, realtime=realtime)
+    return OPENERS[kind](named[kind])
