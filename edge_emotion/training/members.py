@@ -63,14 +63,18 @@ def _weights_dtype(model: Any, config: dict[str, Any]) -> tuple[np.dtype, dict[s
     return np.dtype(np.float16 if keep_half else np.float32), check
 
 
-def save_member(*, run: Path, out: Path) -> dict[str, Any]:
-    """Write the run's best model as a member in ``out``; a stretch warm-started from ``out`` extends its record."""
+def save_member(*, run: Path, out: Path, force: bool = False) -> dict[str, Any]:
+    """Write the run's best model as a member in ``out``; a stretch warm-started from ``out`` extends its record.
+
+    The member in ``out`` is refreshed by the run it came from and extended by a run warm-started
+    from it; a member of another run is replaced only with ``force``, and a run folder never.
+    """
     folder = RunFolder(run)
     check_writable(out)
+    earlier = _kept_stretches(run, out, folder.read_config().get("init_from"), force=force)  # before the slow load
     model, config = load_best_model(run)
     with reading(folder.summary, "delete it, or resume the run to write it again"):
         summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
-    earlier = read_member(out)["stretches"] if is_member(out) and config.get("init_from") == str(out) else []
     dtype, check = _weights_dtype(model, config)
     stretch = {"command": train_command(config) + f" --out {run}", **summary}
     record = {
@@ -92,6 +96,37 @@ def save_member(*, run: Path, out: Path) -> dict[str, Any]:
             copy_file(run / name, out / name)
     write_text(out / "command.txt", "\n".join(s["command"] for s in record["stretches"]) + "\n")
     return record
+
+
+def _kept_stretches(run: Path, out: Path, init_from: str | None, *, force: bool) -> list[dict[str, Any]]:
+    """The stretches of the member in ``out`` that the record of ``run``'s member keeps before its own.
+
+    Refreshed by the run of its last stretch (whose record the new one replaces), it keeps those
+    before; extended by a run warm-started from it, all of them; replaced (``force``), none.
+    """
+    if RunFolder(out).config.is_file() and not is_member(out):
+        raise EdgeEmotionError(
+            f"{out} holds a training run; a member goes in a folder of its own: choose another --out"
+        )
+    if not is_member(out):
+        return []
+    try:
+        stretches = list(read_member(out)["stretches"])
+        came_from = Path(stretches[-1]["command"].rsplit(" --out ", 1)[1])
+    except (EdgeEmotionError, LookupError, TypeError, AttributeError) as error:
+        if force:
+            return []
+        reason = error if isinstance(error, EdgeEmotionError) else f"{out}: a member without the run it came from"
+        raise EdgeEmotionError(f"{reason}; pass --force to replace it, or choose another --out") from None
+    if came_from.resolve() == run.resolve():
+        return stretches[:-1]
+    if init_from is not None and Path(init_from).resolve() == out.resolve():
+        return stretches
+    if force:
+        return []
+    raise EdgeEmotionError(
+        f"{out} holds the member of another run ({came_from}); pass --force to replace it, or choose another --out"
+    )
 
 
 def read_member(path: Path) -> dict[str, Any]:
