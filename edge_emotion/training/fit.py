@@ -15,6 +15,7 @@ from edge_emotion.data import FaceFiles, FaceSet, canonical_split, check_vote_we
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
 from edge_emotion.resolve import load_model, model_kind
+from edge_emotion.shipped import SHIPPED, model_path
 from edge_emotion.tf_import import import_keras, import_tf
 from edge_emotion.training.augment import Jitter
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
@@ -29,7 +30,7 @@ from edge_emotion.training.distribute import (
 )
 from edge_emotion.training.members import set_weights
 from edge_emotion.training.models import build_model, check_arch
-from edge_emotion.training.pipeline import make_dataset
+from edge_emotion.training.pipeline import make_dataset, release_pipelines
 from edge_emotion.training.progress import TrainLog, faces_line, progress
 from edge_emotion.training.run_folder import METRICS, RunFolder, reading
 
@@ -167,7 +168,12 @@ def check_flags(config: TrainConfig) -> None:
     if not 0.0 <= config.corrupt <= 1.0:
         raise EdgeEmotionError(f"--corrupt is the share of faces corrupted, within 0..1, got {config.corrupt}")
     for model in (*config.teachers, *([config.init_from] if config.init_from else [])):
-        model_kind(Path(model))
+        model_kind(model_file(model))
+
+
+def model_file(model: str) -> Path:
+    """What --teacher and --init-from name: a shipped model (fast, accurate) as its file, else a path."""
+    return model_path(model) if model in SHIPPED else Path(model)
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int) -> Any:
@@ -308,8 +314,6 @@ def _resume(out: Path, given: dict[str, Any], *, peer_timeout: float) -> dict[st
             shutil.copytree(out, folder, dirs_exist_ok=True)
         run = RunFolder(folder)
         check_writable(folder)
-        if config != saved:
-            write_json(run.config, asdict(config))
         backup = backup_dir(out, cluster)
         return _fit(config, run, state, strategy=strategy, cluster=cluster, backup=backup, load=state is not None)
 
@@ -353,13 +357,15 @@ def _rewound(state: dict[str, Any], epoch: int) -> dict[str, Any]:
 
 
 @contextmanager
-def _fit_errors(backup: Path | None) -> Iterator[None]:
-    """One line, not TensorFlow's traceback, for a streamed face that cannot be read and for a worker that stopped."""
+def _fit_errors(backup: Path | None, model: Any) -> Iterator[None]:
+    """One line, not TensorFlow's traceback, for a streamed face that cannot be read and for a worker that stopped;
+    the data pipelines of ``model``'s fit stopped first, so the process exits cleanly."""
     tf = import_tf()
     try:
         yield
     except tf.errors.OpError as error:
-        found = re.search(r"^EdgeEmotionError: (.*)$", error.message, re.MULTILINE)
+        release_pipelines(error, model)
+        found = re.search(r"EdgeEmotionError: (.*)$", error.message, re.MULTILINE)  # after the iterator's name
         if found is not None:
             raise EdgeEmotionError(found.group(1)) from None
         if backup is not None and isinstance(error, tf.errors.UnavailableError | tf.errors.DeadlineExceededError):
@@ -395,7 +401,9 @@ def _fit(
     if first < state["epoch"]:  # stopped between the checkpoint and the backup: that epoch is trained again
         state = _rewound(state, first)
     # A warm start's weights load before the data, so a wrong --init-from fails fast.
-    start = load_model(Path(config.init_from), keras=True).model.get_weights() if config.init_from and fresh else None
+    start = (
+        load_model(model_file(config.init_from), keras=True).model.get_weights() if config.init_from and fresh else None
+    )
     train_faces, val_faces = load_split_pair(config, streaming=True)
     say = TrainLog(run.log)
     say(faces_line(config.train_split, train_faces))
@@ -406,7 +414,7 @@ def _fit(
                 f"{train_faces.source}: --teacher needs the training faces in memory; leave out --stream"
             )
         say(f"distilling {', '.join(config.teachers)} into the targets (weight {config.distill_weight})")
-        teacher = cached_teacher_probabilities(list(map(Path, config.teachers)), train_faces, run.teacher_targets)
+        teacher = cached_teacher_probabilities(list(map(model_file, config.teachers)), train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
     contract = {"seed": config.seed, "low_pass_sigma": config.low_pass, "cache": _cache(config.cache, cluster)}
@@ -423,9 +431,10 @@ def _fit(
             model = compile_model(config, len(train_data))
             if start is not None:  # a warm start: these weights, a fresh optimizer and a new schedule
                 set_weights(model, start, Path(config.init_from))
-    if fresh:
+    # The flags are saved once everything has loaded: a resume that fails leaves config.json as it was.
+    if fresh or (load and load_config(run.config) != config):
         write_json(run.config, asdict(config))
-    elif load:
+    if load:
         _write_derived(run, state)
     say(
         f"model {config.arch}: {model.count_params():,} parameters in {config.precision}; batch {config.batch_size}, "
@@ -435,7 +444,7 @@ def _fit(
     if backup is not None:  # after the recorder, so a backup is never ahead of the run's checkpoint
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
     if first < config.epochs:
-        with _fit_errors(backup):
+        with _fit_errors(backup, model):
             model.fit(
                 train_data,
                 validation_data=val_data,
