@@ -146,8 +146,8 @@ def train_command(
     teacher: Annotated[
         list[Path] | None,
         typer.Option(
-            help="A trained run folder or .tflite model whose predictions to distil into this model; "
-            "repeat to average several."
+            help="fast or accurate (a shipped model), a run or member folder, a .keras file or a .tflite model "
+            "whose predictions to distil into this model; repeat to average several."
         ),
     ] = None,
     distill_weight: Annotated[
@@ -155,7 +155,10 @@ def train_command(
     ] = 0.5,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Start from this member's (or run's) weights, with a new optimizer and schedule."),
+        typer.Option(
+            help="Start from this member's (or run's, or .keras file's) weights, with a new optimizer and schedule; "
+            "not a .tflite model nor a shipped one (fast, accurate): their weights are quantised."
+        ),
     ] = None,
     seed: int = 0,
     strategy: Annotated[
@@ -307,7 +310,13 @@ def convert_command(
     out: Annotated[
         Path | None, typer.Option(help="Output .tflite (default: model_MODE.tflite beside the source).")
     ] = None,
-    data: DataOption = Path("fer2013.csv"),
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="FER2013 CSV or a folder of class folders, to calibrate int8 and to check on "
+            "(default: the run's data, else fer2013.csv)."
+        ),
+    ] = None,
     calibration_faces: Annotated[
         int, typer.Option(min=1, help="Training faces to calibrate int8 on (stratified).")
     ] = 500,
@@ -330,14 +339,18 @@ def convert_command(
     from edge_emotion.convert.edgetpu import EdgetpuCompilerMissing
     from edge_emotion.convert.export import convert
 
-    with user_errors():
-        if int8 and mode not in (None, "int8"):
-            raise EdgeEmotionError(f"--int8 is --mode int8; give one of --int8 and --mode {mode}")
-        result = convert(
-            sources=source, out=out, mode="int8" if int8 else mode or "float32", data=data,
-            calibration_faces=calibration_faces, seed=seed, check_data=check_data, check_split=check_split,
-            max_drop=max_drop, edgetpu=edgetpu, force=force,
-        )  # fmt: skip
+    try:
+        with user_errors():
+            if int8 and mode not in (None, "int8"):
+                raise EdgeEmotionError(f"--int8 is --mode int8; give one of --int8 and --mode {mode}")
+            result = convert(
+                sources=source, out=out, mode="int8" if int8 else mode or "float32", data=data,
+                calibration_faces=calibration_faces, seed=seed, check_data=check_data, check_split=check_split,
+                max_drop=max_drop, edgetpu=edgetpu, force=force,
+            )  # fmt: skip
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM
+        typer.secho("interrupted", err=True)
+        raise typer.Exit(130) from None
     print_conversion(result.metadata, result.report)
     typer.echo(f"wrote {result.model} and {result.model.with_suffix('.json')}")
     if result.edgetpu_model is not None:

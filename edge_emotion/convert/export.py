@@ -2,8 +2,11 @@
 
 import json
 import logging
+import signal
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,8 +23,9 @@ from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
-from edge_emotion.resolve import load_model, model_kind, predict_keras
+from edge_emotion.resolve import LoadedModel, load_model, model_kind, predict_keras
 from edge_emotion.tf_import import import_tf
+from edge_emotion.training.evaluate import DEFAULT_DATA
 from edge_emotion.training.members import MEMBER_FILE
 from edge_emotion.training.run_folder import RunFolder
 
@@ -40,12 +44,33 @@ class Conversion(NamedTuple):
     edgetpu_error: EdgeEmotionError | None = None  # why there is none: EdgetpuCompilerMissing when not installed
 
 
+@contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM stops the block as Ctrl-C does (a KeyboardInterrupt), so its temporary files are removed on the
+    way out instead of left behind by the kill; the previous handler is back after it. A SIGTERM the parent
+    ignores stays ignored, and outside the main thread (where Python handles no signal) nothing changes."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        yield
+        return
+
+    def interrupt(number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@sigterm_as_ctrl_c()
 def convert(
     *,
     sources: Path | Sequence[Path],
     out: Path | None = None,
     mode: str = "float32",
-    data: Path = Path("fer2013.csv"),
+    data: Path | None = None,
     calibration_faces: int = 500,
     seed: int = 0,
     check_data: Path | None = None,
@@ -59,12 +84,13 @@ def convert(
 
     ``sources`` is a run folder, a member folder or a .keras file; several become one ensemble
     model that averages them. ``mode`` is int8 (full-integer, calibrated on ``calibration_faces``
-    training faces of ``data``: what devices run), float16 or float32. ``out`` defaults to
+    training faces of ``data``: what devices run), float16 or float32. ``data`` defaults to the
+    data the first source (a run or member) trained on, else fer2013.csv. ``out`` defaults to
     ``model_<mode>.tflite`` beside the first source. The check scores both models on
     ``check_split`` of ``check_data`` (default: ``data``) and fails when the converted one loses
     more than ``max_drop`` points of accuracy. ``edgetpu`` fixes the batch at 1 and runs
     edgetpu_compiler; a missing or failing compiler leaves the .tflite written and says why in
-    ``edgetpu_error``.
+    ``edgetpu_error``. SIGTERM stops it as Ctrl-C does, leaving no temporary files.
     """
     sources = [sources] if isinstance(sources, Path) else list(sources)
     if mode not in MODES:
@@ -84,10 +110,14 @@ def convert(
     check_writable(out.parent)  # a read-only or full disk fails before the slow conversion
     check_outputs(out, mode, force=force)
     remove_partials([out, sidecar_path(out)])
+    loaded = [load_model(source, keras=True) for source in sources]  # the models first, then their data
+    model, origin = _combined(loaded)
+    if data is None:  # as evaluate does: the data a run or member trained on
+        trained = loaded[0].kind in ("run", "member")
+        data = Path(loaded[0].config["data"]) if trained else DEFAULT_DATA
     for faces in dict.fromkeys([check_data or data, *([data] if mode == "int8" else [])]):
         if not faces.exists():
             raise EdgeEmotionError(f"data not found: {faces}")
-    model, origin = _load_sources(sources)
     check_writable(out.parent, room=WEIGHT_BYTES[mode] * int(model.count_params()) + METADATA_ROOM)
     contract = ModelMetadata(quantization=mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
     calibration, faces = _calibration_and_check_faces(mode, data, check_data or data, check_split)
@@ -174,9 +204,8 @@ def is_model_metadata(path: Path) -> bool:
     return isinstance(data, dict) and all(name in data for name in SIDECAR_FIELDS)
 
 
-def _load_sources(sources: Sequence[Path]) -> tuple[Any, dict[str, Any]]:
+def _combined(loaded: Sequence[LoadedModel]) -> tuple[Any, dict[str, Any]]:
     """One source's float Keras model and its origin, or several as one ensemble graph that averages them."""
-    loaded = [load_model(source, keras=True) for source in sources]
     if len(loaded) == 1:
         return loaded[0].model, loaded[0].origin
     return combine([m.model for m in loaded], [m.origin for m in loaded])
