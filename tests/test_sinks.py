@@ -353,14 +353,14 @@ def test_a_dead_broker_does_not_slow_the_loop(broker: Broker) -> None:
     with_dead, summary = run(Sinks([sink]))
     assert summary["frames"] == 200
     assert summary["mqtt"]["dropped"] >= 200  # every frame line (QoS 0) while the broker was away
-    assert with_dead < 1.5 * without + 1.0, (with_dead, without)
+    assert with_dead < 2 * without + 2.0, (with_dead, without)  # a stall would be seconds per reconnect
 
 
 @needs_mosquitto
 def test_a_password_logs_in_and_a_wrong_one_is_refused(auth_broker: Broker, tmp_path: Path) -> None:
     target = parse_mqtt_url(auth_broker.url(user="pi"))
     MqttSink(target, password="s3cret pass").close()
-    with pytest.raises(EdgeEmotionError, match="refused the connection.*EDGE_EMOTION_MQTT_PASSWORD"):
+    with pytest.raises(EdgeEmotionError, match=r"refused the connection.*EDGE_EMOTION_MQTT_PASSWORD"):
         MqttSink(target, password="wrong")
     with pytest.raises(EdgeEmotionError, match="refused"):
         MqttSink(parse_mqtt_url(auth_broker.url()))  # anonymous
@@ -387,6 +387,23 @@ def test_mqtt_wait_waits_for_a_broker_that_comes_up(tmp_path: Path) -> None:
         late.kill()
 
 
+@needs_mosquitto
+def test_the_example_subscriber_reacts_to_a_change(broker: Broker) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "mqtt_subscriber.py"
+    process = subprocess.Popen([sys.executable, str(example), broker.url()], stdout=subprocess.PIPE, text=True)
+    try:
+        sink = MqttSink(parse_mqtt_url(broker.url()), mode="changes")
+        assert process.stdout.readline().strip() == "edge-emotion is online"
+        sink.publish(frame_line(1), [change(1)])
+        assert process.stdout.readline().strip() == "face 1: sad -> happy (50%) glad to see you smile"
+        assert process.stdout.readline().strip() == "in view: #1 happy"
+        sink.close()
+        assert process.stdout.readline().strip() == "edge-emotion is offline"
+    finally:
+        process.kill()
+        process.wait()
+
+
 # --- the webhook against http.server ---
 
 
@@ -399,7 +416,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if hook.status == 200:
                     hook.received.append(json.loads(body))
