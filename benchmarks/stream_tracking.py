@@ -1,0 +1,318 @@
+"""Region tracking against searching every frame whole, on streams: FER2013 PrivateTest faces placed in
+640x480 frames that drift, scale (80-240 px), turn and enter and leave, and the real clip.
+
+    python benchmarks/stream_tracking.py [--sequences 4] [--frames 120]
+
+Each sequence (30 FPS) holds one or two faces on one of pipeline_faithfulness.py's face-free backgrounds:
+``drift`` (80-240 px, moving up to 4 px a frame), ``small`` (80-120 px, moving), ``scale`` (80 to 240 px
+or back), ``turn`` (rolling -20 to +20 degrees), ``enter_leave`` (a second face from a third to two thirds
+of the sequence) and ``two`` (two faces drifting). Every setting sees the same frames, taking turns frame
+by frame, so load from other processes falls on all alike and their ratios hold on a busy machine.
+
+Per setting: detection ms and detect + align + classify ms per frame (median), faces found per frame
+(each placed face on the frames after its first second in view; matched as pipeline_faithfulness.py
+matches), the same for 80-120 px faces, id switches, accuracy through the pipeline against FER2013's
+labels (a missed face counts as wrong), false faces, and the share of frames that paid for a full
+search. On the real clip: labels and change events against today's every-frame search.
+
+A Raspberry Pi 4 estimate: published per-frame YuNet figures on a Pi 4 (160x120 about 5.4 ms,
+320x240 about 21 ms: about 0.275 us a pixel searched) times the pixels each setting searched a frame
+(its windows and its full searches as counted), plus the classifier's ms here scaled by the same
+Pi / here ratio as YuNet's 320x240 search.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from common import CLIPS, fer_csv, save
+from pipeline_faithfulness import HEIGHT, WIDTH, backgrounds, match
+
+from edge_emotion.data import load_faces
+from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.regions import Regions, RegionSearch
+from edge_emotion.device.sources import open_video
+from edge_emotion.shipped import shipped_model
+
+FPS = 30
+KINDS = ("drift", "small", "scale", "turn", "enter_leave", "two")
+# (name, EmotionRecognizer's regions): today's every-frame search first, then the default, then others
+SETTINGS = (
+    ("every_frame_320", None),
+    ("regions", Regions()),
+    ("regions_every_5", Regions(every=5)),
+    ("regions_every_20", Regions(every=20)),
+    ("regions_window_128", Regions(window=128)),
+    ("regions_window_224", Regions(window=224)),
+    ("regions_full_480", Regions(full_width=480)),
+    ("regions_128_full_480", Regions(window=128, full_width=480)),
+)
+PI4_US_PER_PIXEL = (5.4 / (160 * 120) + 21.0 / (320 * 240)) / 2 * 1000
+PI4_YUNET_320_MS = 21.0
+REAL_CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
+
+
+def face_path(kind: str, rng: np.random.Generator, frames: int, second: bool = False) -> dict:
+    """Where one face is on each frame: centre, size, angle, and the frames it is in view."""
+    small = kind == "small"
+    size = rng.uniform(80, 120) if small else rng.uniform(80, 240)
+    sizes = np.full(frames, size)
+    if kind == "scale":
+        sizes = np.linspace(80, 240, frames)[:: 1 if rng.random() < 0.5 else -1]
+    angles = np.full(frames, rng.uniform(-10, 10))
+    if kind == "turn":
+        angles = 20 * np.sin(np.linspace(0, 2 * np.pi, frames) + rng.uniform(0, np.pi))
+    speed = 0.0 if kind in ("scale", "turn") else 4.0
+    velocity = rng.uniform(-speed, speed, 2)
+    centre = np.array([rng.uniform(150, WIDTH - 150), rng.uniform(130, HEIGHT - 130)])
+    if second or kind == "two":
+        centre[0] = WIDTH - 130 if second else centre[0]
+    centres = []
+    for index in range(frames):
+        reach = sizes[index] / 2 * 1.3
+        low, high = np.array([reach, reach]), np.array([WIDTH - reach, HEIGHT - reach])
+        centre = centre + velocity + rng.normal(0, 0.7, 2)  # a little hand shake
+        bounce = (centre < low) | (centre > high)
+        velocity[bounce] *= -1
+        centre = np.clip(centre, low, high)
+        centres.append(centre.copy())
+    start, end = (frames // 3, 2 * frames // 3) if second and kind == "enter_leave" else (0, frames)
+    return {"centres": np.array(centres), "sizes": sizes, "angles": angles, "start": start, "end": end}
+
+
+def sequence(kind: str, rng: np.random.Generator, frames: int, faces: int, pictures: list) -> dict:
+    count = 2 if kind in ("enter_leave", "two") else 1
+    paths = [face_path(kind, rng, frames, second=index > 0) for index in range(count)]
+    if count == 2:  # side by side
+        paths[0]["centres"][:, 0] = np.clip(paths[0]["centres"][:, 0], 0, WIDTH / 2 - 60)
+        paths[1]["centres"][:, 0] = np.clip(paths[1]["centres"][:, 0], WIDTH / 2 + 60, WIDTH)
+        for path in paths:
+            path["sizes"] = np.minimum(path["sizes"], 150)
+            reach = path["sizes"] / 2 * 1.3
+            path["centres"][:, 0] = np.clip(path["centres"][:, 0], reach, WIDTH - reach)
+    picture = int(rng.integers(len(pictures)))
+    height, width = pictures[picture].shape[:2]
+    return {
+        "kind": kind,
+        "faces": [int(i) for i in rng.choice(faces, count, replace=False)],
+        "paths": paths,
+        "background": (picture, int(rng.integers(height - HEIGHT + 1)), int(rng.integers(width - WIDTH + 1))),
+    }
+
+
+def render(seq: dict, index: int, images: np.ndarray, pictures: list) -> tuple[np.ndarray, list[dict | None]]:
+    """The frame and, per face, where it is (None when out of view)."""
+    picture, top, left = seq["background"]
+    frame = pictures[picture][top : top + HEIGHT, left : left + WIDTH].copy()
+    truths: list[dict | None] = []
+    for face, path in zip(seq["faces"], seq["paths"], strict=True):
+        if not path["start"] <= index < path["end"]:
+            truths.append(None)
+            continue
+        size, angle, centre = path["sizes"][index], path["angles"][index], path["centres"][index]
+        matrix = cv2.getRotationMatrix2D((23.5, 23.5), angle, size / 48)
+        matrix[:, 2] += centre - (23.5, 23.5)
+        cv2.warpAffine(
+            cv2.cvtColor(images[face], cv2.COLOR_GRAY2BGR), matrix, (WIDTH, HEIGHT), dst=frame,
+            flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_TRANSPARENT,
+        )  # fmt: skip
+        truths.append({"centre": tuple(centre), "size": size, "in_view": index - path["start"]})
+    return frame, truths
+
+
+class Tally:
+    """What one setting did over the sequences."""
+
+    def __init__(self) -> None:
+        self.detect, self.total, self.classify = [], [], []
+        self.found, self.small, self.right, self.one_face_ms = [], [], [], []
+        self.false = self.switches = 0
+        self.frames = self.full = self.windows = 0
+        self.ids: dict[tuple[int, int], list[int]] = {}
+
+    def add(
+        self, recognizer: EmotionRecognizer, faces: list, truths: list, labels: list, key: int, names: list
+    ) -> None:
+        latency = recognizer.last_latency
+        self.detect.append(1000 * latency["detect"])
+        self.classify.append(1000 * latency["classify"])
+        self.total.append(1000 * (latency["detect"] + latency["classify"]))
+        if sum(t is not None for t in truths) == 1:
+            self.one_face_ms.append(self.total[-1])
+        matched = 0
+        for number, (truth, label) in enumerate(zip(truths, labels, strict=True)):
+            if truth is None:
+                continue
+            face = match(faces, truth)
+            matched += face is not None
+            if face is not None:
+                self.ids.setdefault((key, number), []).append(face.id)
+            if truth["in_view"] < FPS:  # a face's first second: not scored
+                continue
+            self.found.append(face is not None)
+            if truth["size"] <= 120:
+                self.small.append(face is not None)
+            self.right.append(face is not None and names.index(face.label) == label)
+        self.false += len(faces) - matched
+
+    def figures(self, counts: dict | None) -> dict:
+        """The figures; ``counts``: the region search's frames, full searches and windows (None: every frame)."""
+        switches = sum(int(np.sum(np.diff(ids) != 0)) for ids in self.ids.values())
+        full = counts["full_searches"] / counts["frames"] if counts else 1.0
+        windows = counts["windows"] / counts["frames"] if counts else 0.0
+        return {
+            "detect_ms_median": round(float(np.median(self.detect)), 3),
+            "detect_ms_mean": round(float(np.mean(self.detect)), 3),
+            "frame_ms_median": round(float(np.median(self.total)), 3),
+            "frame_ms_mean": round(float(np.mean(self.total)), 3),
+            "one_face_frame_ms_mean": round(float(np.mean(self.one_face_ms)), 3),
+            "classify_ms_median": round(float(np.median(self.classify)), 3),
+            "found_pct": round(100 * float(np.mean(self.found)), 2),
+            "found_80_120_px_pct": round(100 * float(np.mean(self.small)), 2),
+            "pipeline_accuracy_pct": round(100 * float(np.mean(self.right)), 2),
+            "accuracy_on_found_pct": round(100 * float(np.sum(self.right)) / max(1, int(np.sum(self.found))), 2),
+            "false_faces": self.false,
+            "id_switches": switches,
+            "full_search_share": round(full, 4),
+            "windows_per_frame": round(windows, 3),
+        }
+
+
+def pi4_estimate(figures: dict, settings: dict, here_yunet_320_ms: float, frame: tuple[int, int]) -> dict:
+    """Detect and detect + classify ms a frame on a Pi 4, and the frames per second of compute that leaves."""
+    regions = settings
+    if regions is None:
+        pixels = 320 * 240 * frame[1] / HEIGHT * frame[0] / WIDTH
+    else:
+        full_width = min(frame[0], regions.full_width or 640)
+        pixels = figures["windows_per_frame"] * regions.window**2 + figures["full_search_share"] * full_width * (
+            full_width * frame[1] / frame[0]
+        )
+    detect = pixels * PI4_US_PER_PIXEL / 1000
+    classify = figures["classify_ms_median"] * PI4_YUNET_320_MS / here_yunet_320_ms
+    return {
+        "pi4_detect_ms": round(detect, 2),
+        "pi4_frame_ms": round(detect + classify, 2),
+        "pi4_compute_fps": round(1000 / (detect + classify), 1),
+    }
+
+
+def real_clip(model: Path) -> dict:
+    """Labels and change events on the real clip, per setting, against every-frame search."""
+    recognizers = {name: EmotionRecognizer(model, track=True, regions=regions) for name, regions in SETTINGS}
+    labels: dict[str, list] = {name: [] for name in recognizers}
+    changes: dict[str, list] = {name: [] for name in recognizers}
+    detect: dict[str, list] = {name: [] for name in recognizers}
+    source = open_video(REAL_CLIP)
+    try:
+        for frame in source.frames():
+            for name, recognizer in recognizers.items():
+                faces = recognizer.predict(frame.image, frame.timestamp)
+                detect[name].append(1000 * recognizer.last_latency["detect"])
+                labels[name].append(faces[0].label if faces else None)
+                changes[name] += [
+                    [frame.index, e["from"], e["to"]] for e in recognizer.last_events if e["event"] == "change"
+                ]
+    finally:
+        source.close()
+    base = labels[SETTINGS[0][0]]
+    result = {}
+    for name, recognizer in recognizers.items():
+        search = recognizer.search
+        result[name] = {
+            "frames_with_a_face": sum(label is not None for label in labels[name]),
+            "same_label_as_every_frame_pct": round(
+                100 * float(np.mean([a == b for a, b in zip(labels[name], base, strict=True)])), 2
+            ),
+            "changes": changes[name],
+            "detect_ms_median": round(float(np.median(detect[name])), 3),
+            "full_search_share": round(search.full_searches / search.frames, 4)
+            if isinstance(search, RegionSearch)
+            else 1.0,
+        }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=shipped_model())
+    parser.add_argument("--sequences", type=int, default=4, help="sequences of each kind")
+    parser.add_argument("--frames", type=int, default=120, help="frames a sequence")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    cv2.setNumThreads(2)
+    test = load_faces(fer_csv(), "PrivateTest")
+    rng = np.random.default_rng(args.seed)
+    pictures = backgrounds()
+    sequences = [sequence(kind, rng, args.frames, len(test), pictures) for kind in KINDS for _ in range(args.sequences)]
+    tallies = {name: Tally() for name, _ in SETTINGS}
+    searches = {}
+    started = time.perf_counter()
+    for key, seq in enumerate(sequences):
+        recognizers = {name: EmotionRecognizer(args.model, track=True, regions=regions) for name, regions in SETTINGS}
+        names = recognizers[SETTINGS[0][0]].class_names
+        labels = [int(test.labels[face]) for face in seq["faces"]]
+        for index in range(args.frames):
+            frame, truths = render(seq, index, test.images, pictures)
+            for name, recognizer in recognizers.items():
+                faces = recognizer.predict(frame, index / FPS)
+                tallies[name].add(recognizer, faces, truths, labels, key, names)
+        for name, recognizer in recognizers.items():  # counts summed over the sequences
+            total = searches.setdefault(name, {"frames": 0, "full_searches": 0, "windows": 0})
+            if isinstance(recognizer.search, RegionSearch):
+                for field in total:
+                    total[field] += getattr(recognizer.search, field)
+    settings = dict(SETTINGS)
+    figures: dict = {
+        "model": str(args.model), "data": "FER2013 PrivateTest", "frame": f"{WIDTH}x{HEIGHT}", "fps": FPS,
+        "sequences": {kind: args.sequences for kind in KINDS}, "frames_per_sequence": args.frames,
+        "seconds": round(time.perf_counter() - started, 1), "settings": {},
+        "pi4_us_per_pixel": round(PI4_US_PER_PIXEL, 4),
+        "note": "timings interleaved frame by frame on a machine running training jobs: compare ratios",
+    }  # fmt: skip
+    for name, tally in tallies.items():
+        entry = tally.figures(searches[name] if searches[name]["frames"] else None)
+        regions = settings[name]
+        entry["settings"] = None if regions is None else {
+            "every": regions.every, "full_width": regions.full_width or 640, "window": regions.window,
+            "margin": regions.margin,
+        }  # fmt: skip
+        figures["settings"][name] = entry
+    here_320 = figures["settings"]["every_frame_320"]["detect_ms_median"]
+    for name, entry in figures["settings"].items():
+        entry |= pi4_estimate(entry, settings[name], here_320, (WIDTH, HEIGHT))
+    base = figures["settings"]["every_frame_320"]
+    for entry in figures["settings"].values():
+        entry["frame_ms_vs_every_frame"] = round(entry["frame_ms_mean"] / base["frame_ms_mean"], 3)
+        entry["one_face_frame_ms_vs_every_frame"] = round(
+            entry["one_face_frame_ms_mean"] / base["one_face_frame_ms_mean"], 3
+        )
+        entry["detect_ms_vs_every_frame"] = round(entry["detect_ms_mean"] / base["detect_ms_mean"], 3)
+    if REAL_CLIP.is_file():
+        figures["real_clip"] = {"clip": REAL_CLIP.name, **real_clip(args.model)}
+    save("stream_tracking", figures)
+    print(
+        f"\n{'setting':20} {'detect':>7} {'frame':>7} {'x today':>8} {'1 face x':>9} {'found %':>8} {'80-120 %':>9} "
+        f"{'acc %':>6} {'ids':>4} {'false':>6} {'full %':>7} {'Pi4 ms':>7} {'Pi4 FPS':>8}"
+    )
+    for name, e in figures["settings"].items():
+        print(
+            f"{name:20} {e['detect_ms_mean']:7.2f} {e['frame_ms_mean']:7.2f} {e['frame_ms_vs_every_frame']:8.3f} "
+            f"{e['one_face_frame_ms_vs_every_frame']:9.3f} {e['found_pct']:8.2f} {e['found_80_120_px_pct']:9.2f} "
+            f"{e['pipeline_accuracy_pct']:6.2f} {e['id_switches']:4d} {e['false_faces']:6d} "
+            f"{100 * e['full_search_share']:7.2f} {e['pi4_frame_ms']:7.2f} {e['pi4_compute_fps']:8.1f}"
+        )
+    for name, e in figures.get("real_clip", {}).items():
+        if name == "clip":
+            continue
+        print(
+            f"real clip {name:20} face on {e['frames_with_a_face']} frames, "
+            f"same label {e['same_label_as_every_frame_pct']} %, full {100 * e['full_search_share']:.1f} %, "
+            f"changes {e['changes']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
