@@ -43,7 +43,8 @@ def near(box: tuple[int, int, int, int], x: int, y: int, width: int) -> bool:
 
 
 def stream(**options: object) -> EmotionRecognizer:
-    return EmotionRecognizer(track=True, steadiness=Steadiness(min_frames=1), **options)
+    """A tracked stream, with region tracking unless ``regions`` says otherwise (it is opt-in)."""
+    return EmotionRecognizer(track=True, steadiness=Steadiness(min_frames=1), **{"regions": Regions(), **options})
 
 
 def test_the_same_faces_with_a_fraction_of_the_full_searches() -> None:
@@ -128,7 +129,7 @@ def test_without_region_tracking_every_frame_is_searched_as_before() -> None:
 def test_bad_settings_are_one_error(every: int) -> None:
     with pytest.raises(EdgeEmotionError, match="--full-search-every"):
         Regions(every=every)
-    result = runner.invoke(app, ["run", "--camera", "0", "--full-search-every", str(every)])
+    result = runner.invoke(app, ["run", "--camera", "0", "--track-regions", "--full-search-every", str(every)])
     assert isinstance(result.exception, SystemExit) and result.exception.code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: --full-search-every")  # before the camera: no camera here to open
@@ -142,9 +143,10 @@ def test_the_cli_passes_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         raise EdgeEmotionError("stop here")
 
     monkeypatch.setattr(live, "EmotionRecognizer", recognizer)
-    runner.invoke(app, ["run", "--camera", "0", "--full-search-every", "7"])
+    runner.invoke(app, ["run", "--camera", "0", "--track-regions", "--full-search-every", "7"])
     runner.invoke(app, ["run", "--camera", "0", "--no-track-regions"])
-    assert seen == [Regions(every=7), None]
+    runner.invoke(app, ["run", "--camera", "0"])  # opt-in until it costs less than a whole search
+    assert seen == [Regions(every=7), None, None]
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:

@@ -44,7 +44,7 @@ def run_live(
     hysteresis: float = Steadiness.hysteresis,
     min_frames: int = Steadiness.min_frames,
     calibrate: float = 0.0,
-    track_regions: bool = True,
+    track_regions: bool = False,
     full_search_every: int = FULL_SEARCH_EVERY,
     events: Path | None = None,
     events_mode: str = "all",

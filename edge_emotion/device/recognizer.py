@@ -17,7 +17,7 @@ import numpy as np
 from edge_emotion.device.calibration import Calibration, apply_bias
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.detector import Box, FaceDetector, Landmarks, ScaledDetector, make_detector
-from edge_emotion.device.regions import DEFAULT_REGIONS, Regions, RegionSearch
+from edge_emotion.device.regions import Regions, RegionSearch
 from edge_emotion.device.tracker import IouTracker, Steadiness, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
@@ -126,7 +126,7 @@ class EmotionRecognizer:
         track: bool = False,
         steadiness: Steadiness | None = None,
         calibrate_seconds: float = 0.0,
-        regions: Regions | None = DEFAULT_REGIONS,
+        regions: Regions | None = None,
     ) -> None:
         self.classifier = Classifier(model_path(model), threads=threads, edgetpu=edgetpu, mirror=mirror)
         self.detector = (
@@ -136,8 +136,8 @@ class EmotionRecognizer:
             if isinstance(detector, str)
             else detector
         )
-        # A tracked stream follows each face in a window around its last box (regions.py); None searches
-        # every frame whole, as photos are.
+        # With ``regions`` a tracked stream follows each face in a window around its last box (regions.py);
+        # None (the default) searches every frame whole, as photos are.
         self.search: FaceDetector = self.detector
         if track and regions is not None and isinstance(self.detector, ScaledDetector):
             self.search = RegionSearch(self.detector, regions)
