@@ -342,10 +342,10 @@ def test_convert_asks_before_replacing_a_json_that_is_not_a_models_metadata(run_
     assert snapshot(notes) == before
     forced = convert(str(run_folder), "--out", str(tmp_path / "notes.tflite"), "--data", str(tmp_path / "none.csv"),
                      "--force")  # fmt: skip
-    assert_refused(forced, "data not found")  # past the check: --force lets it replace the file
+    assert_refused(forced, "is not a training run")  # past the check: --force lets it replace the file; the model fails
 
 
 def test_convert_replaces_an_earlier_models_metadata_without_force(run_folder: Path, tmp_path: Path) -> None:
     (tmp_path / "model.json").write_text(json.dumps(asdict(ModelMetadata())))  # its model deleted
     result = convert(str(run_folder), "--out", str(tmp_path / "model.tflite"), "--data", str(tmp_path / "none.csv"))
-    assert_refused(result, "data not found")  # past the check
+    assert_refused(result, "is not a training run")  # past the check: the (empty) run is what fails
