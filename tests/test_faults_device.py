@@ -1,4 +1,4 @@
-"""The device side's faults (issue 13): every one is one red line and exit 1, or handled and kept.
+"""The device side's faults: every one is one red line and exit 1, or handled and kept.
 
 Each error row asserts exit code 1, exactly one error line naming the problem, and nothing
 left at the final path. A full disk is a 200 KB tmpfs, a read-only folder a read-only one;

@@ -1,4 +1,4 @@
-"""The fault sweep of issue 13, training side: bad inputs, full and read-only disks, kills.
+"""Faults on the training side: bad inputs, full and read-only disks, kills.
 
 Every bad input ends in exit code 1 through the CLI's error path with exactly one error line
 that names the problem, and nothing at the path that was to be written. One tiny run
