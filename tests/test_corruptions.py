@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.augment import Jitter, random_affine
 from edge_emotion.training.corruptions import (
@@ -74,3 +78,25 @@ def test_jitter_corrupts_before_its_resampling() -> None:
     assert corrupted.shape == inputs.shape and corrupted.min() >= 0 and corrupted.max() <= 1
     differ = np.abs(corrupted - inputs).reshape(64, -1).max(axis=1) > 1 / 255
     assert differ.mean() > 0.8
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--ferplus-weight", "1.5"], "the FER+ vote weight must be within 0..1, got 1.5"),
+        (["--corrupt", "2"], "--corrupt is the share of faces corrupted, within 0..1, got 2.0"),
+    ],
+)
+def test_train_refuses_a_weight_or_share_outside_0_1_before_reading_data(
+    flags: list[str], words: str, fer_csv: Path, tmp_path: Path
+) -> None:
+    votes = tmp_path / "votes.csv"
+    votes.write_text("Usage,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(fer_csv), "--ferplus", str(votes), "--out", str(out), *flags]
+    )
+    assert isinstance(result.exception, SystemExit) and result.exception.code == 1, result.output
+    (line,) = result.stderr.splitlines()
+    assert line == f"error: {words}"
+    assert not out.exists()
