@@ -1,5 +1,6 @@
 """Stand-ins for a camera and a face detector, so device tests need no hardware."""
 
+import signal
 import time
 
 import cv2
@@ -46,3 +47,10 @@ class ScriptedDetector:
         x, y = 20 + (index % self.drift if self.drift else 0), 20
         landmarks = tuple((float(x + dx), float(y + dy)) for dx, dy in self.LANDMARKS)
         return [] if index in self.empty else [Detection((x, y, 60, 60), 0.9, landmarks)]
+
+
+def default_stop_signals() -> None:
+    """A child process's Ctrl-C, SIGHUP and SIGTERM as a terminal would deliver them, whatever the test
+    runner inherited (nohup ignores SIGHUP, a shell's background job SIGINT): for ``preexec_fn``."""
+    for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)

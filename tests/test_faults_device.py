@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fakes import default_stop_signals
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
@@ -295,7 +296,9 @@ def test_stop_signals_keep_the_video_and_the_events(tmp_path: Path, stop: signal
     writer.release()
     out, events = tmp_path / "out.mp4", tmp_path / "events.jsonl"
     arguments = cli("run", "--video", str(clip), "--save", str(out), "--events", str(events))
-    process = subprocess.Popen(arguments, stderr=subprocess.PIPE, text=True, env=environment())
+    process = subprocess.Popen(
+        arguments, stderr=subprocess.PIPE, text=True, env=environment(), preexec_fn=default_stop_signals
+    )
     deadline = time.monotonic() + 60
     while (not events.exists() or len(events.read_text().splitlines()) < 5) and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read()

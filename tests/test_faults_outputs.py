@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fakes import FakeCapture
+from fakes import FakeCapture, default_stop_signals
 from test_device_loop import camera, read_events, write_video
 from typer.testing import CliRunner, Result
 
@@ -227,7 +227,9 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def started(arguments: list[str], events: Path, lines: int = 5, **options: object) -> subprocess.Popen:
-    """The command, once it has written ``lines`` event lines."""
+    """The command, once it has written ``lines`` event lines (stop signals as a terminal sends them, unless
+    ``options`` say otherwise)."""
+    options.setdefault("preexec_fn", default_stop_signals)
     process = subprocess.Popen(arguments, stderr=subprocess.PIPE, text=True, env=environment(), **options)
     deadline = time.monotonic() + 60
     while (not events.exists() or len(events.read_text().splitlines()) < lines) and time.monotonic() < deadline:
