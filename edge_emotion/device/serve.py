@@ -37,6 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
+from edge_emotion.device.secret_file import read_secret_file
 from edge_emotion.errors import EdgeEmotionError
 
 log = logging.getLogger(__name__)
@@ -116,21 +117,8 @@ def check_token(token: str, source: str = "token") -> str:
 
 def read_token_file(path: Path) -> tuple[str, str | None]:
     """The token in ``path`` (whitespace at its end dropped), and a warning when every user may read the file."""
-    try:
-        text, mode = path.read_text(encoding="utf-8"), path.stat().st_mode
-    except FileNotFoundError:
-        raise EdgeEmotionError(f"--token-file {path}: no such file; write the token into it (chmod 600)") from None
-    except OSError as error:
-        raise EdgeEmotionError(f"--token-file {path}: cannot read it ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise EdgeEmotionError(f"--token-file {path}: not UTF-8 text; write the token into it as text") from None
-    token = text.rstrip()
-    if not token:
-        raise EdgeEmotionError(f"--token-file {path} is empty: write the token into it")
-    check_token(token, f"--token-file {path}")
-    if mode & 0o004:
-        return token, f"--token-file {path} is readable by every user of this machine: chmod 600 {path}"
-    return token, None
+    token, warning = read_secret_file(path, "--token-file", "token")
+    return check_token(token, f"--token-file {path}"), warning
 
 
 def resolve_token(

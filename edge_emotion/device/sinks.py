@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from edge_emotion.device.events import check_mode, selected
+from edge_emotion.device.secret_file import read_secret_file
 from edge_emotion.errors import EdgeEmotionError
 
 log = logging.getLogger(__name__)
@@ -105,26 +106,6 @@ def parse_webhook_url(url: str) -> str:
     return url
 
 
-def read_password_file(path: Path) -> tuple[str, str | None]:
-    """The password in ``path`` (whitespace at its end dropped), and a warning when every user may read the file."""
-    try:
-        text, mode = path.read_text(encoding="utf-8"), path.stat().st_mode
-    except FileNotFoundError:
-        raise EdgeEmotionError(
-            f"--mqtt-password-file {path}: no such file; write the password into it (chmod 600)"
-        ) from None
-    except OSError as error:
-        raise EdgeEmotionError(f"--mqtt-password-file {path}: cannot read it ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise EdgeEmotionError(f"--mqtt-password-file {path}: not UTF-8 text; write the password into it") from None
-    password = text.rstrip("\r\n")
-    if not password.strip():
-        raise EdgeEmotionError(f"--mqtt-password-file {path} is empty: write the password into it")
-    if mode & 0o004:
-        return password, f"--mqtt-password-file {path} is readable by every user of this machine: chmod 600 {path}"
-    return password, None
-
-
 def resolve_mqtt_password(
     mqtt: str | None, password_file: Path | None, environ: Mapping[str, str] = os.environ
 ) -> tuple[str | None, str | None]:
@@ -135,7 +116,7 @@ def resolve_mqtt_password(
     if not mqtt:
         return None, None
     if password_file is not None:
-        return read_password_file(password_file)
+        return read_secret_file(password_file, "--mqtt-password-file", "password", strip="\r\n")
     return environ.get(MQTT_PASSWORD_ENV) or None, None
 
 
