@@ -38,11 +38,22 @@ def batch1_faces_per_second(predict: Callable[[np.ndarray], np.ndarray], inputs:
     return per_second(lambda i: predict(inputs[i : i + 1]), len(inputs))
 
 
+def cpu() -> str:
+    """The CPU's model name and whether it has AVX-512 VNNI, which int8 inference leans on."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    return f"{name or platform.processor() or 'unknown'}{', AVX-512 VNNI' if 'avx512_vnni' in info else ''}"
+
+
 def save(name: str, figures: dict) -> Path:
     """Print the figures and save them, with when and where they were measured."""
     record = {
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
+        "cpu": cpu(),
         **figures,
     }
     RESULTS.mkdir(exist_ok=True)

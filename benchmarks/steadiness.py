@@ -12,10 +12,10 @@ change (the sheets are not kept: they are frames of the clip):
 - frames 258-471: laughing and smiling (a wink at 288, head turned near the end): a steady stretch.
 
 Every frame is detected and classified once per pipeline; then the tracker replays those faces
-under each setting, so the settings differ only in steadiness. Two pipelines: this round's
-(YuNet, aligned crops, the model's low-pass) and the earlier one (Haar boxes, no low-pass).
-The "EMA 0.6 per frame, argmax" rows are the earlier smoothing; the first row of the table is
-the tool as it was before this round.
+under each setting, so the settings differ only in steadiness. Two pipelines: YuNet (aligned
+crops, the model's low-pass: what `run` does) and Haar (boxes, no low-pass: the first pipeline).
+The "EMA 0.6 per frame, argmax" rows are the first smoothing (a fixed per-frame average and
+no hysteresis); the first row of the table is the first pipeline with it.
 """
 
 import argparse
@@ -94,18 +94,18 @@ def main() -> None:
     earlier = EmotionRecognizer(detector="haar")
     earlier.classifier.metadata = replace(earlier.classifier.metadata, low_pass_sigma=0.0)
     pipelines = {
-        "earlier pipeline": detect_all(args.clip, earlier),
-        "this round": detect_all(args.clip, EmotionRecognizer()),
+        "Haar": detect_all(args.clip, earlier),
+        "YuNet": detect_all(args.clip, EmotionRecognizer()),
     }
-    fps, names = pipelines["this round"][1:]
+    fps, names = pipelines["YuNet"][1:]
     ema = Steadiness(smooth_seconds=(1 / fps) / math.log(1 / 0.6), hysteresis=0.0, min_frames=1)
-    settings = {"EMA 0.6 per frame, argmax": ema, "default": Steadiness()}
+    settings = {"EMA 0.6 per frame, argmax": ema, "defaults": Steadiness()}
     for seconds in (0.25, 0.5, 1.0):
         for hysteresis in (0.0, 0.1, 0.15, 0.25):
             settings[f"smooth {seconds} s, hysteresis {hysteresis}"] = Steadiness(seconds, hysteresis)
-    results = {"earlier pipeline, EMA 0.6 per frame, argmax": replay(pipelines["earlier pipeline"][0], fps, names, ema)}
+    results = {"Haar, no low-pass, EMA 0.6 per frame, argmax": replay(pipelines["Haar"][0], fps, names, ema)}
     results.update(
-        {f"this round, {name}": replay(pipelines["this round"][0], fps, names, s) for name, s in settings.items()}
+        {f"YuNet, {name}": replay(pipelines["YuNet"][0], fps, names, s) for name, s in settings.items()}
     )
     save("steadiness", {"clip": args.clip.name, "fps": round(fps, 2), "smile_frame": SMILE_FRAME, "settings": results})
     print("\n| setting | changes/100 frames: sad, happy, whole clip | happy reported (vs frame 246) | change events |")
