@@ -125,7 +125,7 @@ def main() -> None:
         probabilities[folder.name] = member.predict(faces)
         costs[folder.name], sizes[folder.name] = macs(member.model), member.model.count_params()
         accuracy = float((probabilities[folder.name].argmax(1) == faces.labels).mean())
-        rows[folder.name] = {"arch": member.config["arch"], "macs": costs[folder.name], "params": sizes[folder.name],
+        rows[folder.name] = {"arch": member.config.arch, "macs": costs[folder.name], "params": sizes[folder.name],
                              "publictest_accuracy": round(accuracy, 4)}  # fmt: skip
         print(folder.name, rows[folder.name], flush=True)
     # MACs bound the speed; with a byte per int8 weight the parameters bound the size.

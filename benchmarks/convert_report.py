@@ -43,7 +43,7 @@ def main() -> None:
                 rate = batch1_faces_per_second(classifier.predict, inputs)
                 row[f"ms_per_face_{threads}_threads"] = round(1000 / rate, 3)
             rows[mode] = row
-    save("convert_report", {"run": str(args.run), "arch": model.config["arch"], "models": rows})
+    save("convert_report", {"run": str(args.run), "arch": model.config.arch, "models": rows})
     print(f"\n{'mode':8} {'KB':>7} {'Public acc':>10} {'Private acc':>11} {'agree':>6} {'ms 1t':>7} {'ms 2t':>7}")
     for mode, row in rows.items():
         public, private = row["PublicTest"], row["PrivateTest"]

@@ -68,8 +68,9 @@ def replicas_child(count: int, faces: int) -> dict:
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
     from edge_emotion.data import FaceSet, one_hot
+    from edge_emotion.training.config import TrainConfig
     from edge_emotion.training.distribute import make_strategy
-    from edge_emotion.training.fit import TrainConfig, compile_model
+    from edge_emotion.training.fit import compile_model
     from edge_emotion.training.pipeline import make_dataset
 
     devices = tuple(f"/cpu:{i}" for i in range(count)) if count > 1 else ()
@@ -89,7 +90,8 @@ def train_child(root: str, stream: bool) -> dict:
     """Peak memory of one epoch of a tiny model (augmented, batch 64) through ``train``."""
     from edge_emotion.preprocess import INPUT_SHAPE
     from edge_emotion.tf_import import import_keras
-    from edge_emotion.training.fit import TrainConfig, train
+    from edge_emotion.training.config import TrainConfig
+    from edge_emotion.training.fit import train
     from edge_emotion.training.models import register
 
     def tiny() -> object:

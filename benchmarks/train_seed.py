@@ -11,7 +11,8 @@ from common import fer_csv, save
 from edge_emotion.data import load_faces
 from edge_emotion.metrics import score
 from edge_emotion.resolve import load_model
-from edge_emotion.training.fit import TrainConfig, train
+from edge_emotion.training.config import TrainConfig
+from edge_emotion.training.fit import train
 
 
 def main() -> None:

@@ -3,13 +3,14 @@
 A temporary sits beside its target as ``.{stem}.partial{suffix}``: a killed writer can leave
 one behind, and the next write of the same target replaces it (``remove_partials`` clears
 them for a whole set of targets). A full or read-only disk is an ``EdgeEmotionError`` that
-names the file, not a traceback.
+names the file, not a traceback; so is a file that cannot be read (``reading``).
 """
 
 import errno
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,24 @@ def write_errors(target: Path) -> Iterator[None]:
     except OSError as error:
         fix = "free some space" if error.errno in NO_SPACE else "choose a folder you can write to"
         raise EdgeEmotionError(f"cannot write {target}: {error.strerror or error}; {fix}") from None
+
+
+@contextmanager
+def reading(path: Path, fix: str) -> Iterator[None]:
+    """Any failure to read ``path`` becomes one error naming it and the fix.
+
+    Keras, zipfile, h5py and json raise many kinds of exception for a damaged file.
+    """
+    try:
+        yield
+    except EdgeEmotionError:
+        raise
+    except Exception as error:
+        lines = str(error).strip().splitlines()
+        detail = f"{type(error).__name__}: {lines[0][:160]}" if lines else type(error).__name__
+        if path.suffix == ".keras" and path.is_file() and not zipfile.is_zipfile(path):
+            detail = "not a zip archive: damaged or cut short"
+        raise EdgeEmotionError(f"{path}: cannot read it ({detail}); {fix}") from None
 
 
 @contextmanager

@@ -199,7 +199,8 @@ def train_command(
     """Train a CNN on 48x48 grey faces; keeps the best epoch on the validation split.
 
     Prints what it loaded, then a line every few batches with the time left, also into train.log in the run folder."""
-    from edge_emotion.training.fit import REPEATED_FLAGS, TrainConfig, train
+    from edge_emotion.training.config import REPEATED_FLAGS, TrainConfig
+    from edge_emotion.training.fit import train
 
     config = TrainConfig(
         data=str(data), arch=arch, train_split=train_split, val_split=val_split,
@@ -292,7 +293,7 @@ def evaluate_command(
 @app.command("convert", cls=Command)
 def convert_command(
     source: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             help="A run folder (its best epoch), a member folder or a .keras file; "
             "several make one ensemble model that averages them.",
@@ -338,6 +339,7 @@ def convert_command(
     from edge_emotion.console import print_conversion
     from edge_emotion.convert.edgetpu import EdgetpuCompilerMissing
     from edge_emotion.convert.export import convert
+    from edge_emotion.metadata import sidecar_path
 
     try:
         with user_errors():
@@ -352,7 +354,7 @@ def convert_command(
         typer.secho("interrupted", err=True)
         raise typer.Exit(130) from None
     print_conversion(result.metadata, result.report)
-    typer.echo(f"wrote {result.model} and {result.model.with_suffix('.json')}")
+    typer.echo(f"wrote {result.model} and {sidecar_path(result.model)}")
     if result.edgetpu_model is not None:
         typer.echo(f"wrote {result.edgetpu_model}")
     if isinstance(result.edgetpu_error, EdgetpuCompilerMissing):  # a hint: the model is written

@@ -11,6 +11,7 @@ from edge_emotion.errors import missing_extra
 
 
 def _pyplot():
+    """pyplot, imported lazily: matplotlib is an optional heavy dependency (the train extra)."""
     try:
         import matplotlib
     except ImportError:
@@ -24,7 +25,7 @@ def _pyplot():
 def curves_figure(history: dict[str, list[float]], best_epoch: int) -> Any:
     """Train and validation accuracy and loss, and the learning rate, per epoch; the best epoch marked."""
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazily, as _pyplot: an optional heavy dependency
 
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
     epochs = np.arange(1, len(history["loss"]) + 1)

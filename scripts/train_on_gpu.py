@@ -3,7 +3,8 @@
 
 A GPU trains the 48x48 models here in seconds per epoch instead of a minute, but the machine
 lent for it has JAX and no TensorFlow. Keras 3 runs the project's own architectures,
-optimizer, loss and run recorder (``compile_model``, ``recorder``) on JAX (KERAS_BACKEND=jax),
+optimizer, loss, run recorder, run state, config.json and float32 best model (``compile_model``,
+``recorder``, ``new_state``, ``config_from_dict``, ``load_best_model``) on JAX (KERAS_BACKEND=jax),
 with the same one-pass Lanczos jitter and preprocessing contract as ``edge-emotion train``;
 only the input pipeline differs (numpy arrays jittered a whole epoch ahead in a thread, not
 tf.data). Every model trains in its own process on the one GPU and writes a run folder that
@@ -96,17 +97,18 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
     import cv2
 
     from edge_emotion.atomic import write_json
-    from edge_emotion.resolve import predict_keras
     from edge_emotion.tf_import import import_keras
     from edge_emotion.training.augment import Jitter, random_affine
+    from edge_emotion.training.config import config_from_dict
     from edge_emotion.training.distill import distilled
-    from edge_emotion.training.fit import TrainConfig, compile_model, recorder, run_summary
-    from edge_emotion.training.models import build_model
-    from edge_emotion.training.run_folder import RunFolder
+    from edge_emotion.training.fit import compile_model, recorder, run_summary
+    from edge_emotion.training.models import predict_keras
+    from edge_emotion.training.progress import TrainLog
+    from edge_emotion.training.run_folder import RunFolder, load_best_model, new_state
 
     cv2.setNumThreads(1)
     keras = import_keras()
-    config = TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(config_json).items()})
+    config = config_from_dict(json.loads(config_json), "--config")
     faces = dict(np.load(faces_file))
     (train, kept), (val, _) = targeted(packed(faces, "Training"), config), targeted(packed(faces, "PublicTest"), config)
     teacher = None if teacher_file is None else np.load(teacher_file)[kept]
@@ -119,14 +121,14 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run.config, asdict(config))
     model = compile_model(config, math.ceil(len(x) / config.batch_size))
-    state = {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
+    state = new_state()
     callbacks = [recorder(run, state)]
 
     def epoch_data() -> tuple[np.ndarray, np.ndarray]:
         order = rng.permutation(len(x))
         return random_affine(x[order], rng, Jitter(blur=config.blur, corrupt=config.corrupt)), y[order]
 
-    log = run.log.open("a")
+    say = TrainLog(run.log)
     with ThreadPoolExecutor(1) as pool:
         upcoming = pool.submit(epoch_data)
         for epoch in range(config.epochs):
@@ -139,17 +141,12 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
                 validation_data=(x_val, val.targets), callbacks=callbacks, verbose=0,
             )  # fmt: skip
             scores = {k: round(float(v[-1]), 4) for k, v in fitted.history.items()}
-            line = f"{run_dir.name} epoch {epoch + 1}/{config.epochs} {time.monotonic() - started:.1f}s {scores}"
-            print(line, flush=True)
-            log.write(line + "\n")
-    log.close()
+            say(f"{run_dir.name} epoch {epoch + 1}/{config.epochs} {time.monotonic() - started:.1f}s {scores}")
     trained_on = f"GPU, Keras {keras.__version__} on {keras.backend.backend()} (scripts/train_on_gpu.py)"
     summary = run_summary(config, model, state, train_faces=len(x), val_faces=len(x_val), trained_on=trained_on)
     write_json(run.summary, summary)
     # best.keras without optimizer state, in float32: what `edge-emotion member` reads, a third the size.
-    keras.mixed_precision.set_global_policy("float32")
-    best = build_model(config.arch)
-    best.load_weights(run.best)
+    best, _ = load_best_model(run_dir)
     best.save(run.best)
     for name, probabilities in (
         ("val", predict_keras(best, val, low_pass_sigma=config.low_pass)),
@@ -209,7 +206,7 @@ def spec_configs(
 ) -> dict[str, dict]:
     """NAME:ARCH:SEED (members) or NAME:ARCH:SEED:WEIGHT[:BLUR] (students) as run configs; ``recipe``
     changes the recipe's flags for all (the FER+ vote weight, the corruption share)."""
-    from edge_emotion.training.fit import TrainConfig
+    from edge_emotion.training.config import TrainConfig
 
     configs = {}
     for spec in specs:

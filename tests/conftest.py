@@ -95,7 +95,8 @@ def tiny_arch() -> str:
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory, fer_csv: Path, tiny_arch: str) -> Path:
-    from edge_emotion.training.fit import TrainConfig, train
+    from edge_emotion.training.config import TrainConfig
+    from edge_emotion.training.fit import train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=12, batch_size=16, learning_rate=3e-3, augment=False)

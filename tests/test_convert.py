@@ -64,7 +64,7 @@ def test_cli_convert_float16_and_the_table(trained_run: Path, fer_csv: Path, tmp
     result = convert(str(trained_run), "--mode", "float16", "--data", str(fer_csv), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "top-1 agreement" in result.output and "Edge TPU ready: False" in result.output
-    assert Classifier(out).input_dtype == "float32"
+    assert np.dtype(Classifier(out).input["dtype"]) == np.float32
     again = convert(str(trained_run), "--mode", "float16", "--data", str(fer_csv), "--out", str(out))
     assert again.exit_code == 1 and "--force" in again.output
 

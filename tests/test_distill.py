@@ -7,7 +7,8 @@ import pytest
 from edge_emotion.data import FaceSet, load_faces, one_hot
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import distill
-from edge_emotion.training.fit import TrainConfig, train
+from edge_emotion.training.config import TrainConfig
+from edge_emotion.training.fit import train
 
 
 def test_targets_blend_the_labels_and_the_teacher() -> None:

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import fit
+from edge_emotion.training.config import TrainConfig, command_flag, resumed_config
 from edge_emotion.training.distribute import Cluster, cluster_from_env, resolve
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -93,7 +94,7 @@ def test_a_bad_tf_config_stops_train_with_one_line(fer_csv: Path, tmp_path: Path
 def test_mirrored_on_one_device_trains_and_says_so(
     fer_csv: Path, tiny_arch: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = fit.TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, strategy="mirrored")
+    config = TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, batch_size=32, strategy="mirrored")
     with caplog.at_level(logging.WARNING):
         summary = fit.train(config=config, out=tmp_path / "run")
     assert summary["replicas"] == 1 and summary["epochs"] == 1
@@ -101,19 +102,19 @@ def test_mirrored_on_one_device_trains_and_says_so(
 
 
 def test_a_device_this_machine_lacks_is_one_error(fer_csv: Path, tiny_arch: str, tmp_path: Path) -> None:
-    config = fit.TrainConfig(data=str(fer_csv), arch=tiny_arch, devices=("/gpu:7",))
+    config = TrainConfig(data=str(fer_csv), arch=tiny_arch, devices=("/gpu:7",))
     with pytest.raises(EdgeEmotionError, match="--device /gpu:7: not a device of this machine; it has /device:CPU:0"):
         fit.train(config=config, out=tmp_path / "run")
 
 
 def test_resume_may_move_a_run_but_not_change_it() -> None:
     """Strategy, devices, streaming and cache say where and how a run trains: a resumed run may change them."""
-    saved = fit.TrainConfig(data="faces", strategy="multiworker")
-    moved = fit._resumed_config(saved, {"strategy": "mirrored", "devices": ("/gpu:0",)}, Path("run"), started=True)
+    saved = TrainConfig(data="faces", strategy="multiworker")
+    moved = resumed_config(saved, {"strategy": "mirrored", "devices": ("/gpu:0",)}, Path("run"), started=True)
     assert (moved.strategy, moved.devices) == ("mirrored", ("/gpu:0",))
-    assert fit.command_flag("devices", moved.devices) == "--device /gpu:0"
+    assert command_flag("devices", moved.devices) == "--device /gpu:0"
     with pytest.raises(EdgeEmotionError, match="leave out --batch-size 8"):
-        fit._resumed_config(saved, {"batch_size": 8}, Path("run"), started=True)
+        resumed_config(saved, {"batch_size": 8}, Path("run"), started=True)
 
 
 def free_ports(count: int) -> list[int]:

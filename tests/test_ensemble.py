@@ -1,6 +1,7 @@
 """One graph for several members: the mean of their probabilities, converted to int8 like any model."""
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ def members(trained_run: Path) -> list:
     second, _ = load_best_model(trained_run)
     rng = np.random.default_rng(0)
     second.set_weights([w + rng.normal(0, 0.05, w.shape).astype(w.dtype) for w in second.get_weights()])
-    return [(first, {"run": "a", **config}), (second, {"run": "b", **config})]
+    return [(first, {"run": "a", **asdict(config)}), (second, {"run": "b", **asdict(config)})]
 
 
 def test_ensemble_averages_its_members(members: list, fer_csv: Path) -> None:

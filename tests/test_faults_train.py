@@ -28,7 +28,7 @@ from edge_emotion import atomic
 from edge_emotion.atomic import atomic_paths
 from edge_emotion.cli import app
 from edge_emotion.training import fit
-from edge_emotion.training.fit import TrainConfig
+from edge_emotion.training.config import TrainConfig
 from edge_emotion.training.run_folder import STATE_ENTRY, RunFolder
 
 pytestmark = pytest.mark.faults
@@ -140,20 +140,15 @@ def damaged_run(name: str, content: str | bytes, command: str) -> Callable[[Plac
     return make
 
 
-def legacy_run(state: str) -> Callable[[Place], tuple[list[str], Path | None]]:
-    """A run from before the state moved into the checkpoint: last.keras without it, and ``state`` as state.json."""
-
-    def make(place: Place) -> tuple[list[str], Path | None]:
-        run = place.run()
-        with zipfile.ZipFile(run / "last.keras") as old, zipfile.ZipFile(run / "plain.keras", "w") as new:
-            for name in old.namelist():
-                if name != STATE_ENTRY:
-                    new.writestr(name, old.read(name))
-        (run / "plain.keras").replace(run / "last.keras")
-        (run / "state.json").write_text(state)
-        return ["train", "--out", str(run), "--resume"], None
-
-    return make
+def stateless_checkpoint(place: Place) -> tuple[list[str], Path | None]:
+    """A run whose last.keras lacks the run's state (a checkpoint Keras alone wrote)."""
+    run = place.run()
+    with zipfile.ZipFile(run / "last.keras") as old, zipfile.ZipFile(run / "plain.keras", "w") as new:
+        for name in old.namelist():
+            if name != STATE_ENTRY:
+                new.writestr(name, old.read(name))
+    (run / "plain.keras").replace(run / "last.keras")
+    return ["train", "--out", str(run), "--resume"], None
 
 
 def member(place: Place) -> tuple[list[str], Path | None]:
@@ -240,11 +235,8 @@ ROWS = {
     "last.keras damaged": Row(
         damaged_run("last.keras", b"PK\x03\x04", "resume"), r"last\.keras: cannot read it .*--init-from"
     ),
-    "state.json garbage": Row(legacy_run("\x00garbage"), r"state\.json: cannot read it \(JSONDecodeError"),
-    "state.json empty object": Row(legacy_run("{}"), r"state\.json: cannot read it .*missing or wrong epoch"),
-    "state.json without its history": Row(
-        legacy_run(json.dumps({"epoch": 2, "seconds": 1.0, "best_val_accuracy": 0.5, "best_epoch": 1, "history": {}})),
-        r"state\.json: cannot read it .*history does not hold 2 epochs",
+    "last.keras without the run's state": Row(
+        stateless_checkpoint, r"last\.keras: cannot read it \(KeyError: .*edge_emotion_state\.json.*--init-from"
     ),
     "a flag that differs on resume": Row(
         lambda p: (["train", "--out", str(p.run()), "--resume", "--batch-size", "8"], None),

@@ -24,8 +24,9 @@ from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.training import fit
-from edge_emotion.training.fit import TrainConfig
+from edge_emotion.training.config import TrainConfig
 from edge_emotion.training.pipeline import cache_name
+from edge_emotion.training.splits import load_split_pair
 
 pytestmark = pytest.mark.faults
 runner = CliRunner()
@@ -146,7 +147,7 @@ def test_a_killed_first_cache_pass_does_not_stop_the_resume(image_tree: Path, ti
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(asdict(config)))
-    train_faces = fit.load_split_pair(config, streaming=True)[0]
+    train_faces = load_split_pair(config, streaming=True)[0]
     left = Path(cache_name(cache, train_faces, 0.0) + "_0")
     left.parent.mkdir()
     lock = left.with_name(left.name + ".lockfile")

@@ -12,7 +12,8 @@ from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import scale
-from edge_emotion.resolve import load_model, model_kind
+from edge_emotion.resolve import find_model, load_classifier, load_model, model_kind, tflite_model
+from edge_emotion.shipped import shipped_model
 
 runner = CliRunner()
 
@@ -53,3 +54,19 @@ def test_a_tflite_model_predicts_as_the_device_runs_it(int8_model: Path, fer_csv
     np.testing.assert_allclose(loaded.predict(faces, mirror=True), mirrored, atol=1e-6)
     with pytest.raises(EdgeEmotionError, match="already a TFLite model; give the run folder"):
         load_model(int8_model, keras=True)
+
+
+def test_a_shipped_name_resolves_wherever_a_model_is_named(trained_run: Path) -> None:
+    assert find_model("accurate") == (shipped_model("accurate"), "tflite")
+    assert find_model(None) == (shipped_model("fast"), "tflite")
+    with pytest.raises(EdgeEmotionError, match=r"^fast \(the shipped model emotion_int8\.tflite\) is already a TFLite"):
+        find_model("fast", keras=True)  # --init-from, convert: Keras weights only
+    assert load_classifier("accurate", threads=1).class_names == load_model("accurate").class_names
+    with pytest.raises(EdgeEmotionError, match=f"convert it first: edge-emotion convert {trained_run} --int8"):
+        tflite_model(trained_run)
+
+
+def test_an_empty_folder_is_no_run(tmp_path: Path) -> None:
+    with pytest.raises(EdgeEmotionError, match="is not a training run"):
+        model_kind(tmp_path)
+

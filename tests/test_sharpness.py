@@ -92,7 +92,8 @@ def test_classifier_low_passes_as_its_metadata_says(textured: np.ndarray) -> Non
 
 def test_convert_carries_the_runs_sigma(fer_csv: Path, tiny_arch: str, tmp_path: Path) -> None:
     from edge_emotion.convert.export import convert
-    from edge_emotion.training.fit import TrainConfig, train
+    from edge_emotion.training.config import TrainConfig
+    from edge_emotion.training.fit import train
 
     run = tmp_path / "soft"
     train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=2, batch_size=32, low_pass=0.8), out=run)

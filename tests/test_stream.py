@@ -9,7 +9,8 @@ import pytest
 
 from edge_emotion.data import FaceFiles, FaceSet, list_image_folder
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training import fit
+from edge_emotion.training import fit, splits
+from edge_emotion.training.config import TrainConfig
 from edge_emotion.training.pipeline import make_dataset
 
 
@@ -51,25 +52,25 @@ def test_a_streamed_split_is_jittered_and_cached(image_tree: Path, tmp_path: Pat
 
 
 def test_big_folders_and_stream_stay_on_disk(image_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = fit.TrainConfig(data=str(image_tree), val_split="test")
-    kinds = [type(faces) for faces in fit.load_split_pair(config, streaming=True)]
+    config = TrainConfig(data=str(image_tree), val_split="test")
+    kinds = [type(faces) for faces in splits.load_split_pair(config, streaming=True)]
     assert kinds == [FaceSet, FaceSet]  # 42 and 21 faces: in memory
-    monkeypatch.setattr(fit, "STREAM_ABOVE", 30)
-    kinds = [type(faces) for faces in fit.load_split_pair(config, streaming=True)]
+    monkeypatch.setattr(splits, "STREAM_ABOVE", 30)
+    kinds = [type(faces) for faces in splits.load_split_pair(config, streaming=True)]
     assert kinds == [FaceFiles, FaceSet]
-    streamed = fit.TrainConfig(data=str(image_tree), val_split="test", stream=True)
-    kinds = [type(faces) for faces in fit.load_split_pair(streamed, streaming=True)]
+    streamed = TrainConfig(data=str(image_tree), val_split="test", stream=True)
+    kinds = [type(faces) for faces in splits.load_split_pair(streamed, streaming=True)]
     assert kinds == [FaceFiles, FaceFiles]
-    assert [type(faces) for faces in fit.load_split_pair(streamed)] == [FaceSet, FaceSet]  # members, evaluation
+    assert [type(faces) for faces in splits.load_split_pair(streamed)] == [FaceSet, FaceSet]  # members, evaluation
 
 
 def test_stream_reads_folders_not_csvs(fer_csv: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="--stream reads an image folder"):
-        fit.load_split_pair(fit.TrainConfig(data=str(fer_csv), stream=True), streaming=True)
+        splits.load_split_pair(TrainConfig(data=str(fer_csv), stream=True), streaming=True)
 
 
 def test_train_streams_a_folder(image_tree: Path, tiny_arch: str, tmp_path: Path) -> None:
-    config = fit.TrainConfig(
+    config = TrainConfig(
         data=str(image_tree), arch=tiny_arch, val_split="test", epochs=2, batch_size=16, stream=True,
         cache=str(tmp_path / "cache" / "faces"),
     )  # fmt: skip
@@ -88,7 +89,7 @@ def test_a_face_that_cannot_be_read_mid_stream_is_one_error(image_tree: Path, ti
             target.write_bytes(image.read_bytes())
     broken = data / "train" / "happy" / "broken.png"
     broken.write_bytes(b"not a png")
-    config = fit.TrainConfig(data=str(data), arch=tiny_arch, val_split="test", epochs=1, stream=True)
+    config = TrainConfig(data=str(data), arch=tiny_arch, val_split="test", epochs=1, stream=True)
     with pytest.raises(EdgeEmotionError, match=re.escape(f"{broken}: not an image")):
         fit.train(config=config, out=tmp_path / "run")
 

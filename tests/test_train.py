@@ -1,5 +1,4 @@
 import json
-import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,8 +9,8 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import curves_figure
-from edge_emotion.training.fit import TrainConfig, train
-from edge_emotion.training.run_folder import STATE_ENTRY, RunFolder
+from edge_emotion.training.config import TrainConfig
+from edge_emotion.training.fit import train
 
 runner = CliRunner()
 
@@ -75,29 +74,12 @@ def test_resume_refuses_flags_that_differ_from_the_run(
         train(out=tmp_path, resume=True, given=given)
 
 
-def test_a_run_from_before_the_state_moved_into_the_checkpoint_resumes(
-    tmp_path: Path, fer_csv: Path, tiny_arch: str
-) -> None:
-    out = tmp_path / "run"
-    train(config=TrainConfig(data=str(fer_csv), arch=tiny_arch, epochs=1, augment=False), out=out)
-    with zipfile.ZipFile(out / "last.keras") as new, zipfile.ZipFile(tmp_path / "old.keras", "w") as old:
-        for name in new.namelist():
-            if name != STATE_ENTRY:
-                old.writestr(name, new.read(name))
-        (out / "state.json").write_text(new.read(STATE_ENTRY).decode())
-    (tmp_path / "old.keras").replace(out / "last.keras")
-    assert train(out=out, resume=True, given={"epochs": 2})["epochs"] == 2
-    assert RunFolder(out).read_state()["epoch"] == 2
-    assert not (out / "state.json").exists()  # it would now be behind the checkpoint
-
-
 def test_resume_without_a_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="nothing to resume"):
         train(out=tmp_path, resume=True)
 
 
 def test_resume_with_flags_this_version_lacks_is_an_error(tmp_path: Path) -> None:
-    (tmp_path / "state.json").write_text("{}")
     (tmp_path / "last.keras").write_text("")
     (tmp_path / "config.json").write_text(json.dumps({"data": "x", "flag_from_elsewhere": 1}))
     with pytest.raises(EdgeEmotionError, match="cannot resume this run's flags"):
@@ -188,7 +170,8 @@ def test_training_says_what_it_loaded_and_how_far_it_is(
         ({"arch": "nope"}, "unknown architecture 'nope'"),
         ({"schedule": "linear"}, "unknown --schedule 'linear'; use constant or cosine"),
         ({"precision": "float64"}, "unknown --precision 'float64'; use float32 or mixed_bfloat16"),
-        ({"teachers": ("absent",)}, "model not found: absent"),
+        ({"teachers": ("absent",)}, "no model .absent.: name a shipped model"),
+        ({"teachers": ("absent.keras",)}, "model not found: absent.keras"),
         ({"data": "absent.csv"}, "data not found: absent.csv"),
     ],
 )

@@ -8,7 +8,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from edge_emotion.training.fit import TrainConfig
+from edge_emotion.training.config import TrainConfig
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_on_gpu.py"
 

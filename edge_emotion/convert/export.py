@@ -23,10 +23,11 @@ from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
-from edge_emotion.resolve import LoadedModel, load_model, model_kind, predict_keras
+from edge_emotion.resolve import LoadedModel, find_model, load_model
 from edge_emotion.tf_import import import_tf
 from edge_emotion.training.evaluate import DEFAULT_DATA
 from edge_emotion.training.members import MEMBER_FILE
+from edge_emotion.training.models import predict_keras
 from edge_emotion.training.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
 @sigterm_as_ctrl_c()
 def convert(
     *,
-    sources: Path | Sequence[Path],
+    sources: str | Path | Sequence[str | Path],
     out: Path | None = None,
     mode: str = "float32",
     data: Path | None = None,
@@ -92,16 +93,15 @@ def convert(
     edgetpu_compiler; a missing or failing compiler leaves the .tflite written and says why in
     ``edgetpu_error``. SIGTERM stops it as Ctrl-C does, leaving no temporary files.
     """
-    sources = [sources] if isinstance(sources, Path) else list(sources)
+    sources = [sources] if isinstance(sources, str | Path) else list(sources)
     if mode not in MODES:
         raise EdgeEmotionError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if edgetpu and mode != "int8":
         raise EdgeEmotionError("--edgetpu needs --int8: the Edge TPU runs only full-integer models")
     if not sources:
         raise EdgeEmotionError("give a model to convert: a run folder, a member folder or a .keras file")
-    for source in sources:
-        model_kind(source)  # each exists and is a model, before anything slow
-    first = sources[0]
+    paths = [find_model(source, keras=True)[0] for source in sources]  # each a Keras model, before anything slow
+    first = paths[0]
     out = out or (first if first.is_dir() else first.parent) / f"model_{mode}.tflite"
     if out.is_dir():
         raise EdgeEmotionError(f"{out} is a folder; --out names the .tflite file to write")
@@ -110,11 +110,10 @@ def convert(
     check_writable(out.parent)  # a read-only or full disk fails before the slow conversion
     check_outputs(out, mode, force=force)
     remove_partials([out, sidecar_path(out)])
-    loaded = [load_model(source, keras=True) for source in sources]  # the models first, then their data
+    loaded = [load_model(path, keras=True) for path in paths]  # the models first, then their data
     model, origin = _combined(loaded)
     if data is None:  # as evaluate does: the data a run or member trained on
-        trained = loaded[0].kind in ("run", "member")
-        data = Path(loaded[0].config["data"]) if trained else DEFAULT_DATA
+        data = Path(loaded[0].config.data) if loaded[0].config else DEFAULT_DATA
     for faces in dict.fromkeys([check_data or data, *([data] if mode == "int8" else [])]):
         if not faces.exists():
             raise EdgeEmotionError(f"data not found: {faces}")
@@ -124,7 +123,7 @@ def convert(
     representative = None
     if calibration is not None:
         representative = representative_faces(calibration, calibration_faces, seed, contract.low_pass_sigma)
-    log.info("converting %s to %s", ", ".join(map(str, sources)), mode)
+    log.info("converting %s to %s", ", ".join(map(str, paths)), mode)
     content = to_tflite(model, mode, representative, static_batch=edgetpu)
     float_probs = predict_keras(model, faces, low_pass_sigma=contract.low_pass_sigma)
     # Checked in a scratch folder, so a kill during the check leaves nothing beside ``out``.
@@ -180,7 +179,7 @@ def check_outputs(out: Path, mode: str, *, force: bool) -> None:
         raise EdgeEmotionError(f"{out} exists; pass --force to overwrite it")
     sidecar, run = sidecar_path(out), RunFolder(out.parent)
     kind = "member" if (run.root / MEMBER_FILE).is_file() else "run" if run.config.is_file() else None
-    own = {run.config.name, run.state.name, run.summary.name, MEMBER_FILE}  # the JSON files of runs and members
+    own = {run.config.name, run.summary.name, MEMBER_FILE}  # the JSON files of runs and members
     if kind is not None and sidecar.name.casefold() in own:
         raise EdgeEmotionError(
             f"the metadata of {out} would replace {sidecar}, the {kind} folder's own file; "

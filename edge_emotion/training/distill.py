@@ -18,8 +18,9 @@ from edge_emotion.resolve import load_model
 log = logging.getLogger(__name__)
 
 
-def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
-    """The teacher (a run or member folder, a .keras or .tflite file) on ``faces``, averaged with the mirrored faces.
+def teacher_probabilities(teacher: str | Path, faces: FaceSet) -> np.ndarray:
+    """The teacher (a shipped model's name, a run or member folder, a .keras or .tflite file) on ``faces``,
+    averaged with the mirrored faces.
 
     Averaging the two views is nearly free here (it runs once) and gives a better teacher
     (two points on PublicTest for the vgg20), left-right symmetric like the flips the
@@ -28,7 +29,7 @@ def teacher_probabilities(teacher: Path, faces: FaceSet) -> np.ndarray:
     return load_model(teacher).predict(faces, mirror=True).astype(np.float32)
 
 
-def cached_teacher_probabilities(teachers: Sequence[Path], faces: FaceSet, cache: Path) -> np.ndarray:
+def cached_teacher_probabilities(teachers: Sequence[str | Path], faces: FaceSet, cache: Path) -> np.ndarray:
     """The teachers' mean probabilities from ``cache`` when it matches these faces, else computed and saved.
 
     Several teachers average into one ensemble, stronger than each of them. A damaged cache

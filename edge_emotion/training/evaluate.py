@@ -9,8 +9,7 @@ from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import LabelSets, score_label_sets
 from edge_emotion.plots import plot_confusion
-from edge_emotion.resolve import load_model, model_kind
-from edge_emotion.shipped import model_path
+from edge_emotion.resolve import find_model, load_model, trained_config
 
 DEFAULT_DATA = Path("fer2013.csv")
 FERPLUS_NAME = "fer2013new.csv"  # FER+ votes, looked for beside a FER2013 CSV when --ferplus is not given
@@ -37,20 +36,17 @@ def evaluate(
     interpreter, a Keras model as its run trained it; ``mirror`` averages each face with its
     mirror image, as ``run --mirror`` does.
     """
-    from edge_emotion.training.fit import load_config
-
-    model = model_path(model)
-    kind = model_kind(model)  # a wrong path fails before the data is read
+    model, kind = find_model(model)  # a wrong path fails before the data is read
     if data is None:
-        trained = kind in ("run", "member")
-        data = Path(load_config(model / "config.json", allow_unknown=True).data) if trained else DEFAULT_DATA
+        trained = trained_config(model, kind)
+        data = Path(trained.data) if trained else DEFAULT_DATA
     report = out or default_report_dir(model, split)
     check_writable(report)
     if ferplus is None and data.is_file() and (data.parent / FERPLUS_NAME).is_file():
         ferplus = data.parent / FERPLUS_NAME
     faces = load_faces(data, split, ferplus)
     loaded = load_model(model)
-    names = loaded.model.class_names if loaded.kind == "tflite" else list(CLASS_NAMES)
+    names = loaded.class_names or list(CLASS_NAMES)
     if list(names) != list(CLASS_NAMES):
         raise EdgeEmotionError(
             f"{model}: its classes ({', '.join(names)}) are not FER2013's ({', '.join(CLASS_NAMES)}), "

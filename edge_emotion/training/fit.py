@@ -1,23 +1,26 @@
-"""Train an architecture: Adam, categorical cross-entropy, a checkpoint every epoch, resume."""
+"""Train an architecture: Adam, categorical cross-entropy, a checkpoint every epoch, resume.
 
-import json
+A run's flags, their checks and what a resume may change live in ``training.config``; the
+faces it trains on come from ``training.splits``; this module is the fit itself.
+"""
+
 import re
 import shutil
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from edge_emotion.atomic import check_writable, copy_file, remove_partials, write_json, write_text
-from edge_emotion.data import FaceFiles, FaceSet, canonical_split, check_vote_weight, folder_splits, load_splits
+from edge_emotion.atomic import check_writable, copy_file, reading, remove_partials, write_json, write_text
+from edge_emotion.data import FaceFiles
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.plots import plot_curves
-from edge_emotion.resolve import load_model, model_kind
-from edge_emotion.shipped import SHIPPED, model_path
+from edge_emotion.resolve import find_model, load_model
 from edge_emotion.tf_import import import_keras, import_tf
 from edge_emotion.training.augment import Jitter
+from edge_emotion.training.config import TrainConfig, check_flags, load_config, resumed_config
 from edge_emotion.training.distill import cached_teacher_probabilities, distilled
 from edge_emotion.training.distribute import (
     PEER_TIMEOUT,
@@ -28,152 +31,21 @@ from edge_emotion.training.distribute import (
     remove_backups,
     writing_folder,
 )
-from edge_emotion.training.members import set_weights
-from edge_emotion.training.models import build_model, check_arch
+from edge_emotion.training.models import build_model, set_weights
 from edge_emotion.training.pipeline import make_dataset, release_pipelines
 from edge_emotion.training.progress import TrainLog, faces_line, progress
-from edge_emotion.training.run_folder import METRICS, RunFolder, reading
+from edge_emotion.training.run_folder import METRICS, RunFolder, new_state
+from edge_emotion.training.splits import load_split_pair
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every flag that shapes a run; saved as config.json so the run can be reproduced and resumed."""
-
-    data: str
-    arch: str = "seed"
-    train_split: str = "Training"
-    val_split: str = "PublicTest"
-    ferplus: str | None = None
-    soft_labels: bool = False
-    ferplus_weight: float = 1.0
-    epochs: int = 30
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    schedule: str = "constant"
-    label_smoothing: float = 0.0
-    weight_decay: float = 0.0
-    augment: bool = True
-    blur: float = 0.0
-    corrupt: float = 0.0
-    low_pass: float = 0.0
-    precision: str = "float32"
-    teachers: tuple[str, ...] = ()
-    distill_weight: float = 0.5
-    init_from: str | None = None
-    seed: int = 0
-    strategy: str = "auto"
-    devices: tuple[str, ...] = ()
-    stream: bool = False
-    cache: str | None = None
-
-
-SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("float32", "mixed_bfloat16")
-# Flags that say how and where a run trains, not what it learns: a resumed run may change them.
-PLACEMENT = ("strategy", "devices", "stream", "cache")
-# Tuple fields, each set by repeating a singular flag: --teacher A --teacher B.
-REPEATED_FLAGS = {"teachers": "teacher", "devices": "device"}
-# An image folder's split of more faces than this is read from disk while training, not held in memory
-# (FER2013's 28,709 training faces stay in memory: about 0.4 GB as model inputs).
-STREAM_ABOVE = 50_000
-
-
-# What each TrainConfig field may hold in config.json, and how to say so.
-JSON_TYPES: dict[Any, tuple[tuple[type, ...], str]] = {
-    bool: ((bool,), "true or false"),
-    int: ((int,), "an integer"),
-    float: ((int, float), "a number"),
-    str: ((str,), "a string"),
-    str | None: ((str, type(None)), "a string or null"),
-    tuple[str, ...]: ((list,), "a list of strings"),
-}
-
-
-def load_config(path: Path, *, allow_unknown: bool = False) -> TrainConfig:
-    """A run's config.json, every flag checked against its type.
-
-    ``allow_unknown`` passes over flags of another version, which is enough to load a model
-    but not to resume: a flag this version lacks would shape the rest of the run.
-    """
-    fix = "restore the file, or train the run again in a new --out"
-    with reading(path, fix):
-        data = json.loads(path.read_text())
-    if not isinstance(data, dict) or "data" not in data:
-        raise EdgeEmotionError(f"{path}: not a run's flags (a JSON object with data, arch, ...); {fix}")
-    known = {field.name: field.type for field in fields(TrainConfig)}
-    unknown = sorted(set(data) - set(known))
-    if unknown and not allow_unknown:
-        raise EdgeEmotionError(
-            f"{path}: cannot resume this run's flags ({', '.join(unknown)}: written by another version)"
-        )
-    values = {}
-    for name in [name for name in data if name in known]:
-        value, (kinds, expected) = data[name], JSON_TYPES[known[name]]
-        strings = all(isinstance(item, str) for item in value) if isinstance(value, list) else True
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds) or not strings:
-            raise EdgeEmotionError(f"{path}: {name} is {json.dumps(value)}, expected {expected}; {fix}")
-        values[name] = tuple(value) if isinstance(value, list) else float(value) if known[name] is float else value
-    return TrainConfig(**values)
-
-
-def command_flag(name: str, value: Any) -> str:
-    """The ``train`` flag that sets TrainConfig field ``name`` to ``value``."""
-    flag = "--" + REPEATED_FLAGS.get(name, name).replace("_", "-")
-    if isinstance(value, bool):
-        return flag if value else f"--no-{flag[2:]}"
-    if isinstance(value, list | tuple):
-        return " ".join(f"{flag} {item}" for item in value)
-    return f"{flag} {value}"
-
-
-def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[FaceSet | FaceFiles, FaceSet | FaceFiles]:
-    """The training and validation faces the config names, each checked to be non-empty.
-
-    With ``streaming``, a split of an image folder stays on disk (FaceFiles) when it holds
-    more than STREAM_ABOVE faces, or whatever its size with ``--stream``; else FaceSets.
-    """
-    data = Path(config.data)
-    ferplus = Path(config.ferplus) if config.ferplus else None
-    splits = [config.train_split, config.val_split]
-    if streaming and config.stream and data.is_file():
-        raise EdgeEmotionError(f"{config.data}: --stream reads an image folder; a CSV is read whole (leave it out)")
-    if streaming and data.is_dir() and ferplus is None:
-        loaded = folder_splits(data, splits, 0 if config.stream else STREAM_ABOVE)
-    else:
-        weight = config.ferplus_weight if ferplus else None
-        loaded = load_splits(data, splits, ferplus, config.soft_labels, weight)
-    train, val = (loaded[canonical_split(s)] for s in splits)
-    if train.source == val.source:
-        raise EdgeEmotionError(
-            f"{config.data}: {config.train_split} and {config.val_split} are the same faces; "
-            "give the data train/ and val/ (or test/) folders"
-        )
-    for name, faces in ((config.train_split, train), (config.val_split, val)):
-        if len(faces) == 0:
-            raise EdgeEmotionError(f"{config.data}: split {name} has no faces")
-    return train, val
-
-
-def check_flags(config: TrainConfig) -> None:
-    """Flag values that cannot work, refused before TensorFlow is imported or any data read."""
-    check_arch(config.arch)
-    for flag, value, choices in (("schedule", config.schedule, SCHEDULES), ("precision", config.precision, PRECISIONS)):
-        if value not in choices:
-            raise EdgeEmotionError(f"unknown --{flag} {value!r}; use {' or '.join(choices)}")
-    if not Path(config.data).exists():
-        raise EdgeEmotionError(f"data not found: {config.data} (--data takes a FER2013 CSV or a folder)")
-    if config.ferplus and not Path(config.ferplus).is_file():
-        raise EdgeEmotionError(f"FER+ file not found: {config.ferplus}")
-    check_vote_weight(config.ferplus_weight)
-    if not 0.0 <= config.corrupt <= 1.0:
-        raise EdgeEmotionError(f"--corrupt is the share of faces corrupted, within 0..1, got {config.corrupt}")
-    for model in (*config.teachers, *([config.init_from] if config.init_from else [])):
-        model_kind(model_file(model))
-
-
-def model_file(model: str) -> Path:
-    """What --teacher and --init-from name: a shipped model (fast, accurate) as its file, else a path."""
-    return model_path(model) if model in SHIPPED else Path(model)
+def check_run(config: TrainConfig) -> None:
+    """Everything that can be refused before TensorFlow is imported or any data read: the flags' values,
+    then the models --teacher and --init-from name (which must be Keras weights)."""
+    check_flags(config)
+    for teacher in config.teachers:
+        find_model(teacher)
+    if config.init_from:
+        find_model(config.init_from, keras=True)
 
 
 def _learning_rate(config: TrainConfig, steps_per_epoch: int) -> Any:
@@ -228,7 +100,6 @@ def recorder(run: RunFolder, state: dict[str, Any]) -> Any:
             if logs["val_accuracy"] > state["best_val_accuracy"]:
                 state.update(best_val_accuracy=logs["val_accuracy"], best_epoch=epoch + 1)
             run.save_checkpoint(self.model, state)
-            run.state.unlink(missing_ok=True)  # an older run's state.json, now behind the checkpoint
             _write_derived(run, state)
 
     return RunRecorder()
@@ -266,7 +137,7 @@ def _start(config: TrainConfig, out: Path, *, peer_timeout: float) -> dict[str, 
     A worker of a multiworker run started again with the same command continues from its
     backup (Keras BackupAndRestore), where every worker saved its last finished epoch.
     """
-    check_flags(config)
+    check_run(config)
     strategy, cluster = make_strategy(config.strategy, devices=config.devices, peer_timeout=peer_timeout)
     backup = backup_dir(out, cluster)
     with writing_folder(out, cluster) as folder:
@@ -303,8 +174,8 @@ def _resume(out: Path, given: dict[str, Any], *, peer_timeout: float) -> dict[st
     if not run.config.is_file():
         raise EdgeEmotionError(f"{out}: nothing to resume (no config.json); start it without --resume")
     saved = load_config(run.config)
-    config = _resumed_config(saved, given, out, started=run.started)
-    check_flags(config)
+    config = resumed_config(saved, given, out, started=run.started)
+    check_run(config)
     state = run.read_state() if run.started else None
     if state and config.epochs < state["epoch"]:
         raise EdgeEmotionError(f"{out}: the run has trained {state['epoch']} epochs; --epochs cannot be fewer")
@@ -316,27 +187,6 @@ def _resume(out: Path, given: dict[str, Any], *, peer_timeout: float) -> dict[st
         check_writable(folder)
         backup = backup_dir(out, cluster)
         return _fit(config, run, state, strategy=strategy, cluster=cluster, backup=backup, load=state is not None)
-
-
-def _resumed_config(saved: TrainConfig, given: dict[str, Any], out: Path, *, started: bool) -> TrainConfig:
-    """The saved config with ``epochs`` (where the schedule allows) and PLACEMENT from ``given``; others must agree."""
-    epochs = given.pop("epochs", saved.epochs)
-    placement = {name: given.pop(name) for name in PLACEMENT if name in given}
-    differ = [
-        f"{command_flag(name, value)} (the run has {command_flag(name, getattr(saved, name)) or 'none'})"
-        for name, value in given.items()
-        if value != getattr(saved, name)
-    ]
-    if differ:
-        raise EdgeEmotionError(
-            f"{out}: --resume keeps the run's flags; leave out {', '.join(differ)}, or start a new run in another --out"
-        )
-    if epochs != saved.epochs and saved.schedule != "constant" and started:
-        raise EdgeEmotionError(
-            f"{out}: its {saved.schedule} schedule was fixed at {saved.epochs} epochs when it started; "
-            f"to train on, start a new run from it: edge-emotion train --init-from {out} --out NEW_FOLDER"
-        )
-    return replace(saved, epochs=epochs, **placement)
 
 
 def _cache(cache: str | None, cluster: Cluster | None) -> str | None:
@@ -396,14 +246,12 @@ def _fit(
     keras = import_keras()
     remove_partials(run.files)
     fresh = state is None
-    state = state or {"epoch": 0, "seconds": 0.0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
+    state = state or new_state()
     first = backed_up_epoch(backup) or state["epoch"]
     if first < state["epoch"]:  # stopped between the checkpoint and the backup: that epoch is trained again
         state = _rewound(state, first)
     # A warm start's weights load before the data, so a wrong --init-from fails fast.
-    start = (
-        load_model(model_file(config.init_from), keras=True).model.get_weights() if config.init_from and fresh else None
-    )
+    start = load_model(config.init_from, keras=True).model.get_weights() if config.init_from and fresh else None
     train_faces, val_faces = load_split_pair(config, streaming=True)
     say = TrainLog(run.log)
     say(faces_line(config.train_split, train_faces))
@@ -414,7 +262,7 @@ def _fit(
                 f"{train_faces.source}: --teacher needs the training faces in memory; leave out --stream"
             )
         say(f"distilling {', '.join(config.teachers)} into the targets (weight {config.distill_weight})")
-        teacher = cached_teacher_probabilities(list(map(model_file, config.teachers)), train_faces, run.teacher_targets)
+        teacher = cached_teacher_probabilities(config.teachers, train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
     contract = {"seed": config.seed, "low_pass_sigma": config.low_pass, "cache": _cache(config.cache, cluster)}

@@ -8,16 +8,18 @@ every stretch it was trained in. ``train --init-from MEMBER`` warm-starts the ne
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge_emotion.atomic import atomic_paths, check_writable, copy_file, write_text
+from edge_emotion.atomic import atomic_paths, check_writable, copy_file, reading, write_text
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metrics import agreement, score
-from edge_emotion.training.run_folder import RunFolder, load_best_model, reading
+from edge_emotion.training.config import TrainConfig, load_config, train_command
+from edge_emotion.training.models import build_float32, predict_keras, set_weights
+from edge_emotion.training.run_folder import RunFolder, load_best_model
+from edge_emotion.training.splits import load_split_pair
 
 MEMBER_FILE = "member.json"
 WEIGHTS_FILE = "weights.npz"
@@ -28,26 +30,10 @@ def is_member(path: Path) -> bool:
     return (path / MEMBER_FILE).is_file()
 
 
-def train_command(config: dict[str, Any]) -> str:
-    """The ``edge-emotion train`` command line that reproduces ``config`` (flags that differ from the defaults)."""
-    from edge_emotion.training.fit import TrainConfig, command_flag
-
-    parts = ["edge-emotion train"]
-    for field in fields(TrainConfig):
-        value = config.get(field.name, field.default)
-        if (value != field.default and value != []) or field.name == "data":
-            parts.append(command_flag(field.name, value))
-    return " ".join(parts)
-
-
-def _weights_dtype(model: Any, config: dict[str, Any]) -> tuple[np.dtype, dict[str, float]]:
+def _weights_dtype(model: Any, config: TrainConfig) -> tuple[np.dtype, dict[str, float]]:
     """float16 when the float16 weights agree with float32 on the run's validation faces, else float32."""
-    from edge_emotion.resolve import predict_keras
-    from edge_emotion.training.fit import TrainConfig, load_split_pair
-
-    known = {f.name for f in fields(TrainConfig)}
-    _, val = load_split_pair(TrainConfig(**{k: v for k, v in config.items() if k in known}))
-    sigma = config.get("low_pass", 0.0)
+    _, val = load_split_pair(config)
+    sigma = config.low_pass
     full = predict_keras(model, val, low_pass_sigma=sigma)
     weights = model.get_weights()
     model.set_weights([w.astype(np.float16).astype(np.float32) for w in weights])
@@ -71,15 +57,15 @@ def save_member(*, run: Path, out: Path, force: bool = False) -> dict[str, Any]:
     """
     folder = RunFolder(run)
     check_writable(out)
-    earlier = _kept_stretches(run, out, folder.read_config().get("init_from"), force=force)  # before the slow load
+    earlier = _kept_stretches(run, out, folder.read_config().init_from, force=force)  # before the slow load
     model, config = load_best_model(run)
     with reading(folder.summary, "delete it, or resume the run to write it again"):
         summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
     dtype, check = _weights_dtype(model, config)
     stretch = {"command": train_command(config) + f" --out {run}", **summary}
     record = {
-        "arch": config["arch"],
-        "low_pass": config.get("low_pass", 0.0),
+        "arch": config.arch,
+        "low_pass": config.low_pass,
         "params": int(model.count_params()),
         "weights_dtype": dtype.name,
         "float16_check": check,
@@ -136,18 +122,13 @@ def read_member(path: Path) -> dict[str, Any]:
         raise EdgeEmotionError(f"{path}: unreadable member ({error})") from None
 
 
-def load_member(path: Path) -> tuple[Any, dict[str, Any]]:
+def load_member(path: Path) -> tuple[Any, TrainConfig]:
     """The member's model in float32 and its training config."""
-    from edge_emotion.tf_import import import_keras
-    from edge_emotion.training.fit import load_config
-    from edge_emotion.training.models import build_model
-
     read_member(path)
-    config = asdict(load_config(path / "config.json", allow_unknown=True))
+    config = load_config(path / "config.json", allow_unknown=True)
     with reading(path / WEIGHTS_FILE, "restore the member's files from git"), np.load(path / WEIGHTS_FILE) as stored:
         weights = [stored[f"arr_{i}"].astype(np.float32) for i in range(len(stored.files))]
-    import_keras().mixed_precision.set_global_policy("float32")
-    model = build_model(config["arch"])
+    model = build_float32(config.arch)
     set_weights(model, weights, path)
     return model, config
 
@@ -173,11 +154,3 @@ def choose_ensemble(
         name = max(scores, key=scores.__getitem__)
         chosen.append(name)
         best = scores[name]
-
-
-def set_weights(model: Any, weights: list[np.ndarray], source: Path) -> None:
-    """Load ``weights`` into ``model``; one clear error when their shapes do not fit."""
-    expected = [tuple(w.shape) for w in model.get_weights()]
-    if [tuple(w.shape) for w in weights] != expected:
-        raise EdgeEmotionError(f"{source}: its weights do not fit architecture {model.name!r}")
-    model.set_weights(weights)

@@ -1,4 +1,5 @@
-"""Model architectures by name: ``build_model("seed")``; a new one is a decorated function.
+"""Model architectures by name: ``build_model("seed")``; a new one is a decorated function; and a Keras
+model's predictions, fed as its run trained it (``predict_keras``).
 
 Every model takes (48, 48, 1) inputs scaled to 0..1 and ends in a softmax over the seven
 classes. The VGG family uses only ops that quantise to int8 and map to the Edge TPU
@@ -6,11 +7,16 @@ classes. The VGG family uses only ops that quantise to int8 and map to the Edge 
 """
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from edge_emotion.data import FaceSet
+from edge_emotion.device.classifier import mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import NUM_CLASSES
-from edge_emotion.preprocess import INPUT_SHAPE
+from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
 from edge_emotion.tf_import import import_keras
 
 _REGISTRY: dict[str, Callable[[], Any]] = {}
@@ -38,6 +44,32 @@ def build_model(name: str) -> Any:
     """A fresh, uncompiled keras.Model for the architecture ``name``."""
     check_arch(name)
     return _REGISTRY[name]()
+
+
+def build_float32(name: str) -> Any:
+    """The architecture ``name`` in float32, whatever precision its weights trained in: a trained model's
+    weights are loaded into it to predict, convert or warm-start, so a mixed bfloat16 run comes back as a
+    plain float32 graph."""
+    import_keras().mixed_precision.set_global_policy("float32")
+    return build_model(name)
+
+
+def set_weights(model: Any, weights: list[np.ndarray], source: Path) -> None:
+    """Load ``weights`` into ``model``; one clear error when their shapes do not fit."""
+    expected = [tuple(w.shape) for w in model.get_weights()]
+    if [tuple(w.shape) for w in weights] != expected:
+        raise EdgeEmotionError(f"{source}: its weights do not fit architecture {model.name!r}")
+    model.set_weights(weights)
+
+
+def predict_keras(model: Any, faces: FaceSet, *, mirror: bool = False, low_pass_sigma: float = 0.0) -> np.ndarray:
+    """Probabilities from a Keras model fed as it was trained: ``low_pass_sigma`` is its run's ``low_pass``."""
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(inputs, batch_size=256, verbose=0))
+
+    inputs = model_inputs(faces.images, low_pass_sigma)
+    return mirror_averaged(predict, inputs) if mirror else predict(inputs)
 
 
 @register("seed")
