@@ -12,16 +12,16 @@ is one face per interpreter call, on 1 and 2 threads. Robustness to camera condi
 """
 
 import argparse
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from common import SHARED_FER, batch1_faces_per_second, fer_csv, save
 from model_cost import cost
 
-from edge_emotion.atomic import write_json
 from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
+from edge_emotion.metadata import write_metadata
 from edge_emotion.metrics import score_label_sets
 from edge_emotion.preprocess import model_inputs
 from edge_emotion.resolve import load_model
@@ -52,8 +52,7 @@ def main() -> None:
     for threads in (1, 2):
         rate = batch1_faces_per_second(Classifier(model, threads=threads).predict, inputs.astype(np.float32))
         card[f"faces_per_second_{threads}_thread{'s' if threads > 1 else ''}"] = round(rate)
-    sidecar = model.with_suffix(".json")
-    write_json(sidecar, {**json.loads(sidecar.read_text()), "card": card})
+    write_metadata(model, replace(loaded.model.metadata, card=card))
     save(f"model_card_{args.name}", {"model": model.name, **card})
 
 

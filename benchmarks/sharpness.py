@@ -28,6 +28,7 @@ from common import CLIPS, fer_csv, save
 
 from edge_emotion.data import load_splits
 from edge_emotion.device.classifier import Classifier
+from edge_emotion.metadata import ModelMetadata
 from edge_emotion.metrics import score
 from edge_emotion.preprocess import ANTI_ALIAS, align_face, low_pass, scale
 from edge_emotion.training.augment import random_affine
@@ -111,11 +112,10 @@ def main() -> None:
     }
     inputs = scale(val.images)
     for path in models:
-        classifier = Classifier(path)
+        contract = Classifier(path).metadata
 
-        def predict(x: np.ndarray, s: float, classifier: Classifier = classifier) -> np.ndarray:
-            classifier.metadata = replace(classifier.metadata, low_pass_sigma=s)
-            return classifier.predict(x)
+        def predict(x: np.ndarray, s: float, path: Path = path, contract: ModelMetadata = contract) -> np.ndarray:
+            return Classifier(path, metadata=replace(contract, low_pass_sigma=s)).predict(x)
 
         figures["publictest_accuracy_by_sigma"][str(path)] = accuracy_by_sigma(predict, inputs, val.labels)
     for run in args.run:
@@ -127,7 +127,7 @@ def main() -> None:
         def predict(x: np.ndarray, s: float, model: object = model) -> np.ndarray:
             return np.asarray(model.predict(low_pass(x, s), batch_size=256, verbose=0))  # type: ignore[attr-defined]
 
-        key = f"{run} (trained with low_pass {config.get('low_pass', 0.0)})"
+        key = f"{run} (trained with low_pass {config.low_pass if config else 0.0})"
         figures["publictest_accuracy_by_sigma"][key] = accuracy_by_sigma(predict, inputs, val.labels)
     if CLIPS.is_dir():
         faces = real_faces()

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from common import CLIPS, save
 
+from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.tracker import IouTracker, Steadiness
 
@@ -92,7 +93,8 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, default=CLIP)
     args = parser.parse_args()
     earlier = EmotionRecognizer(detector="haar")
-    earlier.classifier.metadata = replace(earlier.classifier.metadata, low_pass_sigma=0.0)
+    unsharpened = replace(earlier.classifier.metadata, low_pass_sigma=0.0)
+    earlier.classifier = Classifier(earlier.classifier.path, metadata=unsharpened)
     pipelines = {
         "Haar": detect_all(args.clip, earlier),
         "YuNet": detect_all(args.clip, EmotionRecognizer()),

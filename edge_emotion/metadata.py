@@ -1,7 +1,10 @@
 """What travels with a .tflite model: a sidecar JSON of the same stem (model.tflite -> model.json).
 
-The converter writes it; the device side reads the class names and input contract from
-it instead of hard-coding them.
+The converter writes it; the device side reads the class names and input contract from it
+instead of hard-coding them, and refuses a model whose tensors do not match what it says
+(``device.classifier.check_contract``). The record fields (where the model came from, its
+conversion check, versions, the measured ``card``) are read by ``convert``'s report and
+``edge-emotion models``.
 """
 
 import json
@@ -17,25 +20,34 @@ from edge_emotion.preprocess import INPUT_SIZE, PIXEL_SCALE
 MAX_LOW_PASS_SIGMA = 3.0  # pixels: more blurs a 48x48 face past its features (train --low-pass allows 0..3)
 
 
+GREY = "grey"
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
+    """A .tflite model's contract (checked by the device against the model's tensors) and its record."""
+
     class_names: list[str] = field(default_factory=lambda: list(CLASS_NAMES))
     input_size: int = INPUT_SIZE
-    color: str = "grey"
-    pixel_scale: float = PIXEL_SCALE
+    color: str = GREY  # the only colour preprocessing makes
+    pixel_scale: float = PIXEL_SCALE  # the only scale preprocessing applies
     low_pass_sigma: float = 0.0  # Gaussian blur (pixels) the model's inputs get: the sharpness it learned
-    quantization: str = "float32"
+    quantization: str = ""  # int8, float16 or float32 as converted ("" when unknown: a sidecar without it)
+    # The input and output tensors' {"scale", "zero_point"} (empty for a float tensor, or when unknown).
     input_quantization: dict[str, float] = field(default_factory=dict)
     output_quantization: dict[str, float] = field(default_factory=dict)
+    # The record: what the model came from, convert's check, what made it (versions and UTC time,
+    # ISO 8601) and its measured figures (written by benchmarks/model_card.py, listed by `edge-emotion models`).
     source: dict[str, Any] = field(default_factory=dict)
     check: dict[str, Any] = field(default_factory=dict)
-    # What made the model, for the record (the device reads none of them): versions and UTC time.
     edge_emotion_version: str = ""
     tensorflow_version: str = ""
-    converted_at: str = ""  # ISO 8601, e.g. 2025-06-01T12:00:00+00:00
+    converted_at: str = ""
+    card: dict[str, Any] = field(default_factory=dict)
 
 
 def sidecar_path(model: Path) -> Path:
+    """Where a model's metadata lives: beside it, same stem, .json; the one place that says so."""
     return model.with_suffix(".json")
 
 

@@ -1,9 +1,9 @@
 """The preprocessing contract, written once for training, calibration, evaluation and the device.
 
 A face becomes a 48x48 single-channel image with pixels in 0..1 (float32). Training
-data is already 48x48 grey, so it only goes through ``scale``; the device loop crops
-faces out of colour frames and goes through ``face_to_input``, which ends in the same
-``scale``. Only numpy and OpenCV here: the device side imports this module.
+data is already 48x48 grey, so it only goes through ``scale``; the device loop aligns
+faces out of colour frames (``align_face``) and ends in the same ``scale``, as a plain crop
+does through ``face_to_input``. Only numpy and OpenCV here: the device side imports this module.
 
 Sharpness is part of the contract: a model sees faces exactly as sharp as those it
 learned from. A model whose training faces were softened (as chained augmentation

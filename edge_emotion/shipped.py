@@ -1,17 +1,17 @@
 """The models the project trained and installs with the package, by name: ``fast`` and ``accurate``.
 
-``--model`` on ``run`` and ``evaluate`` and ``EmotionRecognizer(model=...)`` take one of these
-names or a path. Each model's sidecar JSON carries its measured figures under ``card``
-(written by ``benchmarks/model_card.py``: PrivateTest scored once per shipped model), which
-``edge-emotion models`` lists. Only the standard library here: the device side imports it.
+Every command and API that names a model takes one of these names or a path: ``model_path`` is
+the first step of the model resolver (``edge_emotion.resolve``). Each model's metadata carries
+its measured figures as its ``card`` (written by ``benchmarks/model_card.py``: PrivateTest scored
+once per shipped model), which ``edge-emotion models`` lists.
 """
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.metadata import read_metadata
 
 SHIPPED = {"fast": "emotion_int8.tflite", "accurate": "emotion_accurate_int8.tflite"}
 DEFAULT = "fast"
@@ -47,12 +47,10 @@ def installed_models() -> list[dict[str, Any]]:
         path = shipped_model(name)
         if not path.is_file():
             continue
-        sidecar = path.with_suffix(".json")
         try:
-            metadata = json.loads(sidecar.read_text())
-        except (OSError, ValueError):
-            metadata = {}
-        card = metadata.get("card") if isinstance(metadata, dict) else None
-        figures = card if isinstance(card, dict) else {}
+            metadata = read_metadata(path)
+        except EdgeEmotionError:  # listed without figures: running it says what is wrong with its metadata
+            metadata = None
+        figures = metadata.card if metadata else {}
         found.append({"name": name, "path": path, "bytes": path.stat().st_size, **figures})
     return found

@@ -16,19 +16,19 @@ import cv2
 import numpy as np
 
 from edge_emotion.device.classifier import Classifier, quantize
-from edge_emotion.device.detector import make_detector
+from edge_emotion.device.detector import YuNetDetector
 from edge_emotion.preprocess import align_face, low_pass, scale, to_gray
 from edge_emotion.shipped import shipped_model
 
 
 def int8_outputs(classifier: Classifier, inputs: np.ndarray) -> np.ndarray:
-    scale_, zero_point = classifier.output["quantization"]
-    return np.round(classifier.predict(inputs) / scale_ + zero_point).astype(int)
+    """The output tensor's integers behind the classifier's probabilities."""
+    return quantize(classifier.predict(inputs), classifier.output).astype(int)
 
 
 def main() -> None:
     model = Path(sys.argv[3]) if len(sys.argv) > 3 else shipped_model()
-    detector = make_detector("yunet")
+    detector = YuNetDetector()
     xnnpack, reference = (Classifier(model, threads=1, reference=r) for r in (False, True))
     sigma = xnnpack.metadata.low_pass_sigma
     found: dict[str, list] = {name: [] for name in ("box", "score", "landmarks", "crop")}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.classifier import Classifier, quantize
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
 
@@ -32,8 +32,7 @@ def main() -> None:
     for kernels, reference in (("xnnpack", False), ("reference", True)):
         classifier = Classifier(model, threads=1, reference=reference)
         probabilities = classifier.predict(scale(faces))
-        scale_, zero_point = classifier.output["quantization"]
-        raw = np.round(probabilities / scale_ + zero_point).astype(int)  # back to the int8 output tensor
+        raw = quantize(probabilities, classifier.output).astype(int)  # back to the int8 output tensor
         results[kernels] = {"int8_outputs": raw.tolist(), "labels": probabilities.argmax(axis=1).tolist()}
     json.dump(results, sys.stdout)
 

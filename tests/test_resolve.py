@@ -1,6 +1,7 @@
 """One resolver for a model path: a run folder, a .keras file, a .tflite model, each predicting as it will be used."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from edge_emotion.cli import app
 from edge_emotion.data import load_faces
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.metadata import sidecar_path
 from edge_emotion.preprocess import scale
 from edge_emotion.resolve import find_model, load_classifier, load_model, model_kind, tflite_model
 from edge_emotion.shipped import shipped_model
@@ -70,3 +72,21 @@ def test_an_empty_folder_is_no_run(tmp_path: Path) -> None:
     with pytest.raises(EdgeEmotionError, match="is not a training run"):
         model_kind(tmp_path)
 
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"color": "rgb"}, "color 'rgb' and pixel_scale"),
+        ({"pixel_scale": 1.0}, "color 'grey' and pixel_scale 1"),
+        ({"quantization": "float32"}, "quantization float32, but the model takes int8 inputs"),
+        ({"input_quantization": {"scale": 0.5, "zero_point": 0}}, "input_quantization .* is not the model's"),
+        ({"output_quantization": {"scale": 0.00390625, "zero_point": 0}}, "output_quantization .* is not the model's"),
+    ],
+)
+def test_every_field_of_the_contract_is_enforced(change: dict, message: str, tmp_path: Path) -> None:
+    model = tmp_path / "model.tflite"
+    shutil.copy(shipped_model(), model)
+    sidecar = json.loads(sidecar_path(shipped_model()).read_text())
+    sidecar_path(model).write_text(json.dumps({**sidecar, **change}))
+    with pytest.raises(EdgeEmotionError, match=message):
+        Classifier(model)

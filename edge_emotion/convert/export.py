@@ -19,7 +19,7 @@ from edge_emotion.convert.edgetpu import compile_for_edgetpu, op_report
 from edge_emotion.convert.ensemble import combine
 from edge_emotion.convert.quantize import MODES, representative_faces, to_tflite
 from edge_emotion.data import FaceSet, canonical_split, load_faces, load_splits
-from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.classifier import Classifier, tensor_quantization
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
@@ -150,8 +150,8 @@ def convert(
     metadata = replace(
         contract,
         input_size=classifier.input_size,
-        input_quantization=_quantization(classifier.input),
-        output_quantization=_quantization(classifier.output),
+        input_quantization=tensor_quantization(classifier.input),
+        output_quantization=tensor_quantization(classifier.output),
         source={**origin, "calibration_faces": 0 if representative is None else len(representative)},
         check=check,
         edge_emotion_version=__version__,
@@ -223,8 +223,3 @@ def _calibration_and_check_faces(
         loaded = load_splits(data, [CALIBRATION_SPLIT, check_split])
         return loaded[CALIBRATION_SPLIT], loaded[canonical_split(check_split)]
     return load_faces(data, CALIBRATION_SPLIT), load_faces(check_data, check_split)
-
-
-def _quantization(detail: dict[str, Any]) -> dict[str, float]:
-    scale, zero_point = detail["quantization"]
-    return {"scale": float(scale), "zero_point": int(zero_point)} if scale else {}

@@ -10,8 +10,8 @@ import numpy as np
 
 from edge_emotion.device.interpreter import make_interpreter
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.metadata import MAX_LOW_PASS_SIGMA, ModelMetadata, read_metadata, sidecar_path
-from edge_emotion.preprocess import INPUT_SIZE, low_pass
+from edge_emotion.metadata import GREY, MAX_LOW_PASS_SIGMA, ModelMetadata, read_metadata, sidecar_path
+from edge_emotion.preprocess import INPUT_SIZE, PIXEL_SCALE, low_pass
 from edge_emotion.quiet import native_output_hidden
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,9 @@ def check_contract(model: Path, interpreter: Any, metadata: ModelMetadata | None
     the metadata's input_size says; a model with a dynamic height or width is resized to that. One
     output (N, classes), or (N, 1, classes) read as that, with as many classes as the metadata names,
     none twice; a model without a sidecar is taken as FER2013's 7 classes. The low-pass sigma finite and
-    within 0..MAX_LOW_PASS_SIGMA.
+    within 0..MAX_LOW_PASS_SIGMA; colour and pixel scale those preprocessing makes (grey, 1/255). Where
+    the metadata records them, the quantisation mode and the input and output tensors' scale and zero
+    point must be the model's own: a sidecar left beside another conversion is refused.
     """
     named = metadata or read_metadata(model)
     where = f"{model}'s metadata" if metadata else str(sidecar_path(model)) if named else str(model)
@@ -71,6 +73,11 @@ def check_contract(model: Path, interpreter: Any, metadata: ModelMetadata | None
     names = metadata.class_names
     if repeated := sorted({name for name in names if names.count(name) > 1}):
         raise EdgeEmotionError(f"{where}: class_names names {', '.join(repeated)} more than once")
+    if metadata.color != GREY or not math.isclose(metadata.pixel_scale, PIXEL_SCALE):
+        raise EdgeEmotionError(
+            f"{where}: color {metadata.color!r} and pixel_scale {metadata.pixel_scale:g}, but faces are fed "
+            f"{GREY} and scaled by 1/255 everywhere a model is fed (preprocess.scale)"
+        )
     size = metadata.input_size
     if size != INPUT_SIZE:
         raise EdgeEmotionError(
@@ -113,7 +120,30 @@ def check_contract(model: Path, interpreter: Any, metadata: ModelMetadata | None
                 'holding {"class_names": [...]} in output order (without one a model has FER2013\'s 7 classes)'
             )
         raise EdgeEmotionError(f"{where}: {output[-1]} outputs but {len(names)} class_names ({', '.join(names)})")
+    check_quantization(where, interpreter, metadata)
     return metadata
+
+
+def tensor_quantization(detail: dict[str, Any]) -> dict[str, float]:
+    """A tensor's ``{"scale", "zero_point"}`` as the metadata records it; empty for a float tensor."""
+    scale, zero_point = detail["quantization"]
+    return {"scale": float(scale), "zero_point": int(zero_point)} if scale else {}
+
+
+def check_quantization(where: str, interpreter: Any, metadata: ModelMetadata) -> None:
+    """The quantisation the metadata records (where it does) is the model's own."""
+    detail = interpreter.get_input_details()[0]
+    integer = np.dtype(detail["dtype"]) == np.int8
+    if metadata.quantization and (metadata.quantization == "int8") != integer:
+        taken = np.dtype(detail["dtype"]).name
+        raise EdgeEmotionError(f"{where}: quantization {metadata.quantization}, but the model takes {taken} inputs")
+    for name, tensor in (("input", detail), ("output", interpreter.get_output_details()[0])):
+        recorded, actual = getattr(metadata, f"{name}_quantization"), tensor_quantization(tensor)
+        if recorded and recorded != actual:
+            raise EdgeEmotionError(
+                f"{where}: {name}_quantization {recorded} is not the model's ({actual or 'a float tensor'}): "
+                "metadata of another conversion; convert the model again to write its own"
+            )
 
 
 class Classifier:
@@ -141,19 +171,20 @@ class Classifier:
         self.interpreter = make_interpreter(
             model, threads=threads, edgetpu=edgetpu, reference=reference, allocate=False
         )
-        self.metadata = check_contract(model, self.interpreter, metadata)
+        self._metadata = check_contract(model, self.interpreter, metadata)
         self.input, self.output = self.interpreter.get_input_details()[0], self.interpreter.get_output_details()[0]
         self.input_size = self.metadata.input_size
         self.dynamic_batch = int(self.input.get("shape_signature", self.input["shape"])[0]) == -1
         self.batch = int(self.input["shape"][0])
 
     @property
-    def class_names(self) -> list[str]:
-        return self.metadata.class_names
+    def metadata(self) -> ModelMetadata:
+        """The contract the model runs under, fixed when it is loaded (give another with ``metadata=``)."""
+        return self._metadata
 
     @property
-    def input_dtype(self) -> str:
-        return np.dtype(self.input["dtype"]).name
+    def class_names(self) -> list[str]:
+        return self.metadata.class_names
 
     def _resize(self, batch: int) -> None:
         if batch != self.batch:
