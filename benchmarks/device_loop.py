@@ -18,6 +18,7 @@ from skimage import data as skimage_data
 
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import face_to_input
 from edge_emotion.shipped import shipped_model
@@ -54,7 +55,7 @@ def write_clip(path: Path, frame: np.ndarray, frames: int) -> Path:
 def loop(clip: Path, recognizer: EmotionRecognizer, threads: int, events: Path) -> dict:
     """One run of the loop over ``clip``: its stats, and how many faces each frame had."""
     cv2.setNumThreads(threads)  # the detectors run on OpenCV's threads, the classifier on the interpreter's
-    summary = run_loop(open_video(clip), recognizer, events=events, events_mode="frames")
+    summary = run_loop(open_video(clip), recognizer, Outputs(events, events_mode="frames"))
     faces = [len(json.loads(line)["faces"]) for line in events.read_text().splitlines()]
     return {**summary, "frames_with_a_face": sum(n > 0 for n in faces), "faces_per_frame": round(np.mean(faces), 3)}
 

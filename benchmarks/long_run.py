@@ -17,6 +17,7 @@ from skimage import data as skimage_data
 
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import CaptureSource
 from edge_emotion.shipped import shipped_model
 
@@ -64,7 +65,7 @@ def main() -> None:
     )
     recognizer = EmotionRecognizer(shipped_model(), track=True)
     started = time.perf_counter()
-    summary = run_loop(source, recognizer, events=Path("/dev/null"), max_frames=args.frames)
+    summary = run_loop(source, recognizer, Outputs(Path("/dev/null"), max_frames=args.frames))
     samples[summary["frames"]] = rss_mb()
     start, end = samples[10_000] if 10_000 in samples else samples[0], samples[summary["frames"]]
     save("long_run", {

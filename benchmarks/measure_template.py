@@ -17,6 +17,7 @@ from common import fer_csv, save
 
 from edge_emotion.data import load_faces
 from edge_emotion.device.detector import Detection, HaarDetector, YuNetDetector
+from edge_emotion.device.settings import DetectorSettings
 from edge_emotion.preprocess import INPUT_SIZE, pixel_centres
 
 POINTS = ("right_eye", "left_eye", "nose", "right_mouth", "left_mouth")
@@ -52,7 +53,8 @@ def main() -> None:
     images = load_faces(fer_csv(), "Training").images
     sample = np.random.default_rng(args.seed).choice(len(images), min(args.faces, len(images)), replace=False)
     width = INPUT_SIZE * args.upscale + 2 * args.pad
-    yunet, haar = YuNetDetector(detect_width=width), HaarDetector(detect_width=width)
+    yunet = YuNetDetector(DetectorSettings(detect_width=width))
+    haar = HaarDetector(DetectorSettings("haar", detect_width=width))
     landmarks, boxes, yunet_boxes = [], [], []
     for index in sample:
         frame = canvas(images[index], args.upscale, args.pad)

@@ -20,6 +20,7 @@ from pathlib import Path
 from common import CLIPS, save
 
 from edge_emotion.device.live import run_live
+from edge_emotion.device.settings import Outputs, RunSettings
 
 CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 
@@ -48,14 +49,14 @@ def main() -> None:
         broker, port = start_broker(Path(folder))
         try:
             url = f"mqtt://127.0.0.1:{port}/bench/emotion"
-            run_live(video=CLIP, events=Path(os.devnull))  # warm-up: the model and the file cache
+            run_live(RunSettings(video=CLIP, outputs=Outputs(Path(os.devnull))))  # warm-up: the model, the file cache
             fps: dict[str, list[float]] = {"without": [], "with_mqtt": []}
             cpu: dict[str, list[float]] = {"without": [], "with_mqtt": []}
             published = dropped = 0
             for _ in range(args.pairs):
-                for name, sink in (("without", {}), ("with_mqtt", {"mqtt": url})):
+                for name, mqtt in (("without", None), ("with_mqtt", url)):
                     started = time.process_time()
-                    summary = run_live(video=CLIP, events=Path(os.devnull), events_mode="all", **sink)
+                    summary = run_live(RunSettings(video=CLIP, outputs=Outputs(Path(os.devnull)), mqtt=mqtt))
                     cpu[name].append(round(1000 * (time.process_time() - started) / summary["frames"], 2))
                     fps[name].append(summary["fps"])
                 published += summary["mqtt"]["published"]

@@ -35,6 +35,7 @@ from skimage import data as skimage_data
 
 from edge_emotion.data import load_faces
 from edge_emotion.device.recognizer import EmotionRecognizer, Face
+from edge_emotion.device.settings import DetectorSettings
 from edge_emotion.device.sources import open_video
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
@@ -44,14 +45,17 @@ BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "moon",
     "immunohistochemistry", "coins", "clock", "cell",
 )  # fmt: skip
-# (name, EmotionRecognizer options): the defaults first (photos: what run --image and --dir do;
+# (name, detector settings): the defaults first (photos: what run --image and --dir do;
 # stream: camera and video), then other widths, scores and turns, to choose the defaults by.
 SETTINGS = (
-    ("yunet_photo", {"photos": True}), ("yunet_stream_320", {}), ("haar_stream_320", {"detector": "haar"}),
-    ("yunet_160", {"detect_width": 160}), ("yunet_480", {"detect_width": 480}), ("yunet_640", {"detect_width": 640}),
-    ("yunet_320_score_0.5", {"min_score": 0.5}), ("yunet_640_score_0.5", {"detect_width": 640, "min_score": 0.5}),
-    ("yunet_320_tilt_25", {"tilt": 25}), ("yunet_photo_tilt_40", {"photos": True, "tilt": 40}),
-    ("yunet_photo_score_0.6", {"photos": True, "min_score": 0.6}),
+    ("yunet_photo", DetectorSettings(photos=True)), ("yunet_stream_320", DetectorSettings()),
+    ("haar_stream_320", DetectorSettings("haar")),
+    ("yunet_160", DetectorSettings(detect_width=160)), ("yunet_480", DetectorSettings(detect_width=480)),
+    ("yunet_640", DetectorSettings(detect_width=640)),
+    ("yunet_320_score_0.5", DetectorSettings(min_score=0.5)),
+    ("yunet_640_score_0.5", DetectorSettings(detect_width=640, min_score=0.5)),
+    ("yunet_320_tilt_25", DetectorSettings(tilt=25)), ("yunet_photo_tilt_40", DetectorSettings(tilt=40, photos=True)),
+    ("yunet_photo_score_0.6", DetectorSettings(min_score=0.6, photos=True)),
 )  # fmt: skip
 WIDTH, HEIGHT = 640, 480
 FRAME_SCALE = 2.0  # a camera condition's blur in frame pixels, per pixel of a 48x48 face's
@@ -177,7 +181,7 @@ def run_condition(
     for name, options in SETTINGS:
         if name not in (args.setting or ["yunet_photo", "yunet_stream_320"]):
             continue
-        predicted = run_setting(EmotionRecognizer(args.model, **options), images, truths, pictures, condition)
+        predicted = run_setting(EmotionRecognizer(args.model, detector=options), images, truths, pictures, condition)
         found = predicted["predicted"] >= 0
         row = {
             "found": share(found),
@@ -249,13 +253,13 @@ def main() -> None:
     for name, options in SETTINGS:
         if (args.setting and name not in args.setting) or args.condition:
             continue
-        recognizer = EmotionRecognizer(args.model, **options)
+        recognizer = EmotionRecognizer(args.model, detector=options)
         detector = recognizer.detector
         started = time.perf_counter()
         result = run_setting(recognizer, images, truths, pictures)
         found, right = result["predicted"] >= 0, result["predicted"] == labels
         figures["settings"][name] = {
-            "detector": options.get("detector", "yunet"), "detect_width": round(detector.ratio(WIDTH) * WIDTH),
+            "detector": options.name, "detect_width": round(detector.ratio(WIDTH) * WIDTH),
             "tilt": detector.tilt, "min_score": detector.min_score,
             "seconds": round(time.perf_counter() - started, 1), "detect_ms_median": round(result["detect_ms"], 2),
             "false_detections": result["false_detections"],

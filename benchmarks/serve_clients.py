@@ -21,6 +21,7 @@ from device_loop import scene, write_clip
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import CaptureSource, Frame
 from edge_emotion.shipped import shipped_model
 
@@ -70,7 +71,7 @@ def measure(clip: Path, clients: int, seconds: float) -> dict:
         time.sleep(0.5)
         rss_before = rss_mb()
         recognizer = EmotionRecognizer(shipped_model(), track=True)
-        summary = run_loop(LoopedVideo(clip, seconds), recognizer, events=Path("/dev/null"), server=server)
+        summary = run_loop(LoopedVideo(clip, seconds), recognizer, Outputs(Path("/dev/null")), server=server)
         stop.set()
     return {"clients": clients, "fps": summary["fps"], "frames": summary["frames"],
             "rss_mb_start": rss_before, "rss_mb_end": rss_mb()}  # fmt: skip

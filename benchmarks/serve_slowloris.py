@@ -29,6 +29,7 @@ from serve_clients import LoopedVideo
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import HEADER_SECONDS, LiveServer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.shipped import shipped_model
 
 TOKEN = "benchmark-token"
@@ -91,7 +92,7 @@ def measure(clip: Path, slow: int, every: float, seconds: float, requests: int) 
         out.get()  # the slow clients are connected
         loop = threading.Thread(
             target=lambda: summary.update(
-                run_loop(LoopedVideo(clip, seconds), recognizer, events=Path("/dev/null"), server=server)
+                run_loop(LoopedVideo(clip, seconds), recognizer, Outputs(Path("/dev/null")), server=server)
             )
         )
         loop.start()

@@ -11,6 +11,20 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from edge_emotion import __version__
+from edge_emotion.device.settings import (
+    DETECT_WIDTH,
+    DETECTOR_SCORES,
+    FULL_WIDTH,
+    MIN_FACE,
+    PHOTO_SCALES,
+    PHOTO_TILT,
+    PHOTO_WIDTH,
+    DetectorSettings,
+    Outputs,
+    Regions,
+    RunSettings,
+    Steadiness,
+)
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.distribute import PEER_TIMEOUT
 
@@ -381,14 +395,16 @@ def run_command(
             help="Camera index (0 = /dev/video0), or picam (Pi camera module).",
             rich_help_panel="Source (one is required)",
         ),
-    ] = None,
+    ] = RunSettings.camera,
     video: Annotated[
         Path | None, typer.Option(help="A video file.", rich_help_panel="Source (one is required)")
-    ] = None,
-    image: Annotated[Path | None, typer.Option(help="One image.", rich_help_panel="Source (one is required)")] = None,
+    ] = RunSettings.video,
+    image: Annotated[
+        Path | None, typer.Option(help="One image.", rich_help_panel="Source (one is required)")
+    ] = RunSettings.image,
     folder: Annotated[
         Path | None, typer.Option("--dir", help="A folder of images.", rich_help_panel="Source (one is required)")
-    ] = None,
+    ] = RunSettings.folder,
     model: Annotated[
         str,
         typer.Option(
@@ -396,10 +412,10 @@ def run_command(
             "made with: edge-emotion convert RUN --int8.",
             metavar="fast|accurate|PATH",
         ),
-    ] = "fast",
+    ] = RunSettings.model,
     loop: Annotated[
         bool, typer.Option("--loop", help="With --video: play it again from the start at its end (a live demo).")
-    ] = False,
+    ] = RunSettings.loop,
     realtime: Annotated[
         bool | None,
         typer.Option(
@@ -408,62 +424,74 @@ def run_command(
             "otherwise as fast as it is processed).",
             show_default=False,
         ),
-    ] = None,
-    threads: Annotated[int, typer.Option(help="Interpreter threads, 1 to 64.")] = 2,
-    edgetpu: Annotated[bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")] = False,
-    detector: Annotated[str, typer.Option(help="Face detector: yunet (landmarks, aligned crops) or haar.")] = "yunet",
+    ] = RunSettings.realtime,
+    threads: Annotated[int, typer.Option(help="Interpreter threads, 1 to 64.")] = RunSettings.threads,
+    edgetpu: Annotated[
+        bool, typer.Option("--edgetpu", help="Run on a Coral Edge TPU (libedgetpu.so.1).")
+    ] = RunSettings.edgetpu,
+    detector: Annotated[
+        str, typer.Option(help="Face detector: yunet (landmarks, aligned crops) or haar.")
+    ] = DetectorSettings.name,
     detect_width: Annotated[
         int | None,
         typer.Option(
-            help="Search frames downscaled to this width (default: 320 for camera and video, up to 1280 for "
-            "--image and --dir, which are searched at 1.5 times it too; never wider than the frame)."
+            help=f"Search frames downscaled to this width (default: {DETECT_WIDTH} for camera and video, up to "
+            f"{PHOTO_WIDTH} for --image and --dir, which are searched at {PHOTO_SCALES[-1]:g} times it too; never "
+            "wider than the frame)."
         ),
-    ] = None,
+    ] = DetectorSettings.detect_width,
     tilt: Annotated[
         float | None,
         typer.Option(
             help="Also search each frame turned by +-DEGREES, for tilted heads; each turn costs a search "
-            "(default: 25 for --image and --dir, 0 for camera and video).",
+            f"(default: {PHOTO_TILT:g} for --image and --dir, 0 for camera and video).",
             metavar="DEGREES",
         ),
-    ] = None,
+    ] = DetectorSettings.tilt,
     min_face: Annotated[
-        int | None, typer.Option(min=1, help="Ignore faces narrower than this many frame pixels (default 24).")
-    ] = None,
+        int | None,
+        typer.Option(min=1, help=f"Ignore faces narrower than this many frame pixels (default {MIN_FACE})."),
+    ] = DetectorSettings.min_face,
     min_score: Annotated[
         float | None,
         typer.Option(
             min=0.0,
             max=1.0,
-            help="Ignore detections scoring less (default: yunet 0.7, 0.75 for --image and --dir; haar 0.5).",
+            help=f"Ignore detections scoring less (default: yunet {DETECTOR_SCORES['yunet'].stream:g}, "
+            f"{DETECTOR_SCORES['yunet'].photos:g} for --image and --dir; haar {DETECTOR_SCORES['haar'].stream:g}).",
         ),
-    ] = None,
-    landmarks: Annotated[bool, typer.Option("--landmarks", help="Draw the five landmarks (yunet).")] = False,
-    largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = False,
+    ] = DetectorSettings.min_score,
+    landmarks: Annotated[
+        bool, typer.Option("--landmarks", help="Draw the five landmarks (yunet).")
+    ] = Outputs.landmarks,
+    largest: Annotated[bool, typer.Option("--largest", help="Keep only the largest face.")] = RunSettings.largest,
     mirror: Annotated[
         bool, typer.Option("--mirror", help="Average each face with its mirror image: more accurate, 2x classify.")
-    ] = False,
+    ] = RunSettings.mirror,
     smooth_seconds: Annotated[
         float, typer.Option(help="Time constant of the probability smoothing, in seconds (0 = none).")
-    ] = 0.5,
+    ] = Steadiness.smooth_seconds,
     hysteresis: Annotated[
         float, typer.Option(help="How far another emotion must lead the shown one before the label changes (0..1).")
-    ] = 0.15,
-    min_frames: Annotated[int, typer.Option(help="Frames a face must be seen before it is reported.")] = 3,
+    ] = Steadiness.hysteresis,
+    min_frames: Annotated[
+        int, typer.Option(help="Frames a face must be seen before it is reported.")
+    ] = Steadiness.min_frames,
     calibrate: Annotated[
         float,
         typer.Option(help="Take the first SECONDS of each new face as its neutral face (0 = off).", metavar="SECONDS"),
-    ] = 0.0,
+    ] = RunSettings.calibrate_seconds,
     track_regions: Annotated[
         bool,
         typer.Option(
             "--track-regions/--no-track-regions",
             help="Camera and video: follow each face in a small window around where it was and search the whole "
-            "frame only every --full-search-every frames (at --detect-width, default up to 640): finds small faces "
-            "a whole search at 320 misses, for about 1.3x its cost per frame (benchmarks/stream_tracking.py). "
-            "Off: every frame is searched whole (at --detect-width, default 320).",
+            f"frame only every --full-search-every frames (at --detect-width, default up to {FULL_WIDTH}): finds "
+            f"small faces a whole search at {DETECT_WIDTH} misses, for about 1.3x its cost per frame "
+            "(benchmarks/stream_tracking.py). "
+            f"Off: every frame is searched whole (at --detect-width, default {DETECT_WIDTH}).",
         ),
-    ] = False,
+    ] = RunSettings.regions is not None,
     full_search_every: Annotated[
         int,
         typer.Option(
@@ -471,21 +499,23 @@ def run_command(
             "frames (and at once when a face is lost).",
             metavar="N",
         ),
-    ] = 10,
-    events: Annotated[Path | None, typer.Option(help="JSON lines events file; - or none: stdout.")] = None,
+    ] = Regions.every,
+    events: Annotated[Path | None, typer.Option(help="JSON lines events file; - or none: stdout.")] = Outputs.events,
     events_mode: Annotated[
         str, typer.Option(help="frames (a line per frame), changes (face_enter, change, face_leave), or all.")
-    ] = "all",
-    save: Annotated[Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")] = None,
-    show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = False,
+    ] = Outputs.events_mode,
+    save: Annotated[Path | None, typer.Option(help="Annotated output: image, folder (--dir) or video.")] = Outputs.save,
+    show: Annotated[bool, typer.Option("--show", help="Open a window where a display exists.")] = Outputs.show,
     no_fps: Annotated[
         bool, typer.Option("--no-fps", help="No frame rate on the window and the stream (saved files never have it).")
-    ] = False,
+    ] = not Outputs.show_fps,
     quiet: Annotated[
         bool, typer.Option("--quiet", help="No event lines on stdout (--events still written), no human summary.")
     ] = False,
-    max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = None,
-    serve: Annotated[str | None, typer.Option(help="Serve the live view and events over HTTP at HOST:PORT.")] = None,
+    max_frames: Annotated[int | None, typer.Option(min=1, help="Stop after this many frames.")] = Outputs.max_frames,
+    serve: Annotated[
+        str | None, typer.Option(help="Serve the live view and events over HTTP at HOST:PORT.")
+    ] = RunSettings.serve,
     token: Annotated[
         str | None,
         typer.Option(
@@ -499,7 +529,7 @@ def run_command(
     ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="With --serve: allow a network address without --token.")
-    ] = False,
+    ] = RunSettings.insecure,
     mqtt: Annotated[
         str | None,
         typer.Option(
@@ -509,7 +539,7 @@ def run_command(
             metavar="mqtt://[USER@]HOST[:PORT]/PREFIX",
             rich_help_panel="Event sinks",
         ),
-    ] = None,
+    ] = RunSettings.mqtt,
     mqtt_password_file: Annotated[
         Path | None,
         typer.Option(
@@ -526,7 +556,7 @@ def run_command(
             metavar="SECONDS",
             rich_help_panel="Event sinks",
         ),
-    ] = 0.0,
+    ] = RunSettings.mqtt_wait,
     webhook: Annotated[
         str | None,
         typer.Option(
@@ -534,7 +564,7 @@ def run_command(
             metavar="URL",
             rich_help_panel="Event sinks",
         ),
-    ] = None,
+    ] = RunSettings.webhook,
     verbose: Verbose = False,
 ) -> None:
     """Detect faces and recognise their emotions, live or on files; events as JSON lines.
@@ -559,18 +589,22 @@ def run_command(
         mqtt_password, warning = resolve_mqtt_password(mqtt, mqtt_password_file)
         if warning:
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
-        summary = run_live(
-            camera=camera, video=video, loop=loop, realtime=realtime, image=image, folder=folder, model=model,
-            threads=threads,
-            edgetpu=edgetpu, detector=detector, detect_width=detect_width, tilt=tilt, min_face=min_face,
-            min_score=min_score,
-            landmarks=landmarks, largest=largest, mirror=mirror, smooth_seconds=smooth_seconds,
-            hysteresis=hysteresis, min_frames=min_frames, calibrate=calibrate, track_regions=track_regions,
-            full_search_every=full_search_every, events=events,
-            events_mode=events_mode, save=save, show=show, show_fps=not no_fps, max_frames=max_frames,
-            serve=serve, token=token, insecure=insecure, mqtt=mqtt, mqtt_password=mqtt_password,
-            mqtt_wait=mqtt_wait, webhook=webhook,
+        settings = RunSettings(
+            camera=camera, video=video, image=image, folder=folder, loop=loop, realtime=realtime, model=model,
+            threads=threads, edgetpu=edgetpu,
+            detector=DetectorSettings(
+                name=detector, min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt
+            ),
+            largest=largest, mirror=mirror,
+            steadiness=Steadiness(smooth_seconds=smooth_seconds, hysteresis=hysteresis, min_frames=min_frames),
+            calibrate_seconds=calibrate, regions=Regions(every=full_search_every) if track_regions else None,
+            outputs=Outputs(
+                events=events, events_mode=events_mode, save=save, show=show, show_fps=not no_fps,
+                landmarks=landmarks, max_frames=max_frames,
+            ),
+            serve=serve, insecure=insecure, mqtt=mqtt, mqtt_wait=mqtt_wait, webhook=webhook,
         )  # fmt: skip
+        summary = run_live(settings, token=token, mqtt_password=mqtt_password)
     typer.echo(json.dumps({"summary": summary}), err=True)
     if not quiet:
         typer.echo(describe(summary), err=True)

@@ -25,6 +25,7 @@ from edge_emotion.device.detector import (
     shipped_yunet,
 )
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import DetectorSettings
 from edge_emotion.device.sources import open_video
 from edge_emotion.errors import EdgeEmotionError
 
@@ -65,14 +66,14 @@ def test_yunet_finds_the_face_with_five_landmarks_in_place(portrait: np.ndarray)
 
 
 def test_boxes_and_landmarks_come_back_in_frame_pixels(portrait: np.ndarray) -> None:
-    full = YuNetDetector(detect_width=portrait.shape[1]).detect(portrait)[0]
-    small = YuNetDetector(detect_width=256).detect(portrait)[0]  # searched at half the width
+    full = YuNetDetector(DetectorSettings(detect_width=portrait.shape[1])).detect(portrait)[0]
+    small = YuNetDetector(DetectorSettings(detect_width=256)).detect(portrait)[0]  # searched at half the width
     assert np.abs(np.subtract(full.box, small.box)).max() < 10
     assert np.abs(np.subtract(full.landmarks, small.landmarks)).max() < 6
 
 
 def test_haar_is_still_there_without_landmarks(portrait: np.ndarray) -> None:
-    (face,) = make_detector("haar").detect(portrait)
+    (face,) = make_detector(DetectorSettings("haar")).detect(portrait)
     assert face.landmarks is None and abs(face.box[0] - 177) < 15
 
 
@@ -80,9 +81,9 @@ def test_haar_is_still_there_without_landmarks(portrait: np.ndarray) -> None:
 def test_a_face_smaller_than_min_face_is_dropped(name: str, portrait: np.ndarray) -> None:
     frame = np.full((480, 640, 3), 60, np.uint8)
     frame[:400, :400] = cv2.resize(portrait, (400, 400), interpolation=cv2.INTER_AREA)  # a face about 75 px wide
-    (face,) = make_detector(name, detect_width=640).detect(frame)
+    (face,) = make_detector(DetectorSettings(name, detect_width=640)).detect(frame)
     assert 60 < face.box[2] < 100
-    assert make_detector(name, detect_width=640, min_face=110).detect(frame) == []
+    assert make_detector(DetectorSettings(name, detect_width=640, min_face=110)).detect(frame) == []
 
 
 def test_a_face_cut_by_the_frame_edge(face_tile: np.ndarray) -> None:
@@ -98,7 +99,7 @@ def test_a_face_cut_by_the_frame_edge(face_tile: np.ndarray) -> None:
 def test_fifty_faces_in_one_frame(face_tile: np.ndarray) -> None:
     tile = cv2.resize(face_tile, (128, 128), interpolation=cv2.INTER_AREA)
     frame = np.vstack([np.hstack([tile if (r + c) % 2 else tile[:, ::-1] for c in range(10)]) for r in range(5)])
-    faces = EmotionRecognizer(detector="yunet", detect_width=640).predict(frame)
+    faces = EmotionRecognizer(detector=DetectorSettings("yunet", detect_width=640)).predict(frame)
     assert len(faces) == 50
     assert all(face.landmarks is not None and face.label in face.probabilities for face in faces)
 
@@ -123,8 +124,8 @@ def test_a_turned_search_finds_a_tilted_face_and_turns_its_landmarks_back() -> N
     eyes = np.array([(140.0, 130.0), (140 + 40 * np.cos(np.radians(25)), 130 - 40 * np.sin(np.radians(25)))])
     for x, y in eyes:
         cv2.circle(frame, (round(x), round(y)), 3, 255, -1)
-    assert LevelEyes(min_face=None, min_score=None, detect_width=None).detect(frame) == []  # upright only
-    (face,) = LevelEyes(min_face=None, min_score=None, detect_width=None, tilt=25).detect(frame)  # once, not twice
+    assert LevelEyes(DetectorSettings()).detect(frame) == []  # upright only
+    (face,) = LevelEyes(DetectorSettings(tilt=25)).detect(frame)  # once, not twice
     assert np.abs(np.array(face.landmarks[:2]) - eyes).max() < 1.0  # back on the dots, within a pixel
     x, y, w, h = face.box
     assert x < eyes[:, 0].min() and eyes[:, 0].max() < x + w and y < eyes[:, 1].min() and eyes[:, 1].max() < y + h
@@ -135,14 +136,14 @@ def test_a_photo_search_at_two_scales_reports_a_face_once_on_its_landmarks() -> 
     eyes = np.array([(131.0, 120.0), (171.0, 120.0)])
     for x, y in eyes:
         cv2.circle(frame, (round(x), round(y)), 3, 255, -1)
-    detector = LevelEyes(min_face=None, min_score=None, detect_width=None, tilt=0, photos=True)
+    detector = LevelEyes(DetectorSettings(tilt=0, photos=True))
     assert detector.scales == PHOTO_SCALES and len(PHOTO_SCALES) > 1
     (face,) = detector.detect(frame)  # found at every scale, reported once
     assert np.abs(np.array(face.landmarks[:2]) - eyes).max() < 1.0
 
 
 def test_yunet_keeps_a_few_nets_one_per_size_searched(portrait: np.ndarray) -> None:
-    detector = YuNetDetector(photos=True)
+    detector = YuNetDetector(DetectorSettings(photos=True))
     (face,) = detector.detect(portrait)
     nets = dict(detector.nets)
     assert {(512, 512), (768, 768)} <= set(nets)  # the photo's two scales
@@ -162,8 +163,8 @@ def test_a_tilted_head_gets_tilted_landmarks_and_one_box(portrait: np.ndarray) -
         (x1, y1), (x2, y2) = face.landmarks[:2]
         return float(np.degrees(np.arctan2(y2 - y1, x2 - x1)))
 
-    (upright,) = YuNetDetector(detect_width=512).detect(tilted)
-    (turned,) = YuNetDetector(detect_width=512, tilt=25).detect(tilted)
+    (upright,) = YuNetDetector(DetectorSettings(detect_width=512)).detect(tilted)
+    (turned,) = YuNetDetector(DetectorSettings(detect_width=512, tilt=25)).detect(tilted)
     assert abs(eye_line(upright)) < 10 and eye_line(turned) < -15
     assert np.abs(np.subtract(upright.box[:2], turned.box[:2])).max() < 15
 
@@ -174,7 +175,8 @@ def test_run_searches_an_image_turned_unless_told_not_to(portrait: np.ndarray, t
     lines = {}
     for name, flags in (("photo", []), ("upright", ["--tilt", "0"])):
         assert runner.invoke(app, ["run", "--image", str(image), "--events", str(events), *flags]).exit_code == 0
-        ((right_x, right_y), (left_x, left_y)) = json.loads(events.read_text())["faces"][0]["landmarks"][:2]
+        (face,) = json.loads(events.read_text().splitlines()[-1])["faces"]
+        ((right_x, right_y), (left_x, left_y)) = face["landmarks"][:2]
         lines[name] = np.degrees(np.arctan2(left_y - right_y, left_x - right_x))
     assert lines["photo"] < -25 and lines["upright"] > -20  # the head is turned 40 degrees
 
@@ -185,19 +187,19 @@ def test_photos_search_wide_and_turned_streams_fast() -> None:
     assert (stream.default_width, stream.tilt, stream.scales) == (320, 0.0, (1.0,))
     assert (photos.min_score, stream.min_score) == (YuNetDetector.PHOTO_SCORE, YuNetDetector.DEFAULT_SCORE)
     assert photos.ratio(640) == 1.0 and photos.ratio(2560) == 0.5 and stream.ratio(640) == 0.5
-    chosen = EmotionRecognizer(photos=True, detect_width=320, tilt=0).detector
+    chosen = EmotionRecognizer(detector=DetectorSettings(detect_width=320, tilt=0), photos=True).detector
     assert (chosen.ratio(640), chosen.tilt) == (0.5, 0.0)  # what the user asks for wins
 
 
 def test_bad_settings_and_files_are_clear_errors(tmp_path: Path, portrait: np.ndarray) -> None:
     with pytest.raises(EdgeEmotionError, match="unknown detector 'dlib'; choose one of: yunet, haar"):
-        make_detector("dlib")
+        DetectorSettings("dlib")
     with pytest.raises(EdgeEmotionError, match="use 32 or more"):
-        YuNetDetector(detect_width=31)
+        DetectorSettings(detect_width=31)
     with pytest.raises(EdgeEmotionError, match=r"--tilt -5 is out of range; use 0 \(upright only\) to 60"):
-        YuNetDetector(tilt=-5)
+        DetectorSettings(tilt=-5)
     with pytest.raises(EdgeEmotionError, match=r"wider than the frame \(512 px\); use at most 512"):
-        HaarDetector(detect_width=513).detect(portrait)
+        HaarDetector(DetectorSettings("haar", detect_width=513)).detect(portrait)
     with pytest.raises(EdgeEmotionError, match="YuNet model not found"):
         YuNetDetector(model=tmp_path / "absent.onnx")
     broken = tmp_path / "broken.onnx"
@@ -234,17 +236,17 @@ def test_events_carry_landmarks_and_the_overlay_draws_them(astronaut: Path, tmp_
     for out, extra in ((plain, []), (dotted, ["--landmarks"])):
         args = ["run", "--image", str(astronaut), "--save", str(out), "--events", str(events), *extra]
         assert runner.invoke(app, args).exit_code == 0
-    (face,) = json.loads(events.read_text())["faces"]
+    (face,) = json.loads(events.read_text().splitlines()[-1])["faces"]
     assert len(face["landmarks"]) == 5 and all(len(point) == 2 for point in face["landmarks"])
     x, y = map(round, face["landmarks"][2])  # the nose tip gets a dot
     difference = np.abs(cv2.imread(str(dotted)).astype(int) - cv2.imread(str(plain)).astype(int)).sum(axis=2)
     assert difference[y, x] > 0 and 0 < np.count_nonzero(difference) < 5 * 60  # five small dots
     result = runner.invoke(app, ["run", "--image", str(astronaut), "--detector", "haar"])
-    assert json.loads(result.stdout.splitlines()[0])["faces"][0]["landmarks"] is None
+    assert json.loads(result.stdout.splitlines()[-1])["faces"][0]["landmarks"] is None
 
 
 def test_api_options_reach_the_detector() -> None:
-    recognizer = EmotionRecognizer(detector="haar", min_face=40, min_score=0.8, detect_width=200)
+    recognizer = EmotionRecognizer(detector=DetectorSettings("haar", min_face=40, min_score=0.8, detect_width=200))
     detector = recognizer.detector
     assert isinstance(detector, HaarDetector)
     assert (detector.min_face, detector.min_score, detector.detect_width) == (40, 0.8, 200)

@@ -14,6 +14,7 @@ from edge_emotion.device import loop
 from edge_emotion.device.events import EventWriter
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import CaptureSource
 
 runner = CliRunner()
@@ -45,7 +46,7 @@ def assert_one_error(result: Result, message: str) -> None:
 
 def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), events=events, max_frames=6)
+    summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), Outputs(events, max_frames=6))
     lines = read_events(events)
     assert [e["frame"] for e in lines] == list(range(6))
     # A face is reported from its third frame (min_frames 3), and keeps its id across the gap.
@@ -65,14 +66,14 @@ def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path:
 def test_camera_lost_mid_run_stops_cleanly_with_events_kept(int8_model: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     dead = [FakeCapture(0, opened=False), FakeCapture(0, opened=False)]
-    summary = run_loop(camera([FakeCapture(100, fail_after=4), *dead]), recognizer(int8_model), events=events)
+    summary = run_loop(camera([FakeCapture(100, fail_after=4), *dead]), recognizer(int8_model), Outputs(events=events))
     assert summary["source_lost"] is True and summary["frames"] == 4
     assert len(read_events(events)) == 4
 
 
 def test_camera_that_comes_back_is_reopened(int8_model: Path, tmp_path: Path) -> None:
     source = camera([FakeCapture(100, fail_after=3), FakeCapture(0, opened=False), FakeCapture(5)])
-    summary = run_loop(source, recognizer(int8_model), events=tmp_path / "e.jsonl", max_frames=8)
+    summary = run_loop(source, recognizer(int8_model), Outputs(events=tmp_path / "e.jsonl", max_frames=8))
     assert summary["source_lost"] is False and summary["frames"] == 8
 
 
@@ -118,7 +119,8 @@ def test_image_in_annotated_image_out(int8_model: Path, astronaut: Path, tmp_pat
     out = tmp_path / "annotated.png"
     result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)])
     assert result.exit_code == 0, result.output
-    event = json.loads(result.stdout.splitlines()[0])
+    header, event = map(json.loads, result.stdout.splitlines())
+    assert header["event"] == "settings"
     (face,) = event["faces"]
     x, y, w, _ = face["box"]
     assert abs(x - 177) < 15 and abs(y - 66) < 15 and 80 < w < 115  # Eileen Collins' face
@@ -135,7 +137,7 @@ def test_folder_of_images(int8_model: Path, astronaut: Path, tmp_path: Path) -> 
         app, ["run", "--dir", str(folder), "--model", str(int8_model), "--save", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
-    faces = [len(json.loads(line)["faces"]) for line in result.stdout.splitlines()]
+    faces = [len(json.loads(line)["faces"]) for line in result.stdout.splitlines()[1:]]  # after the settings
     assert faces == [1, 0]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "blank.png"]
 
@@ -211,7 +213,7 @@ def test_run_with_mirror(int8_model: Path, astronaut: Path, tmp_path: Path) -> N
     args = ["run", "--image", str(astronaut), "--model", str(int8_model), "--mirror", "--events", str(events)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    (event,) = [json.loads(line) for line in events.read_text().splitlines()]
+    (event,) = read_events(events)
     (face,) = event["faces"]
     plain = EmotionRecognizer(int8_model, photos=True).predict(cv2.imread(str(astronaut)))[0]  # as run --image
     assert face["box"] == list(plain.box)
@@ -240,7 +242,7 @@ class InterruptingCapture(FakeCapture):
 def test_ctrl_c_keeps_the_video_and_the_events(int8_model: Path, tmp_path: Path) -> None:
     source = CaptureSource(lambda: InterruptingCapture(4), "fake", live=True)
     out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
-    summary = run_loop(source, recognizer(int8_model), events=events, save=out)
+    summary = run_loop(source, recognizer(int8_model), Outputs(events=events, save=out))
     assert summary["frames"] == 4 and len(read_events(events)) == 4
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 4
 
@@ -260,7 +262,7 @@ def test_a_stop_between_the_events_and_the_video_waits_for_the_frame(
     monkeypatch.setattr(loop, "EventWriter", StoppedWriter)
     out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
     before = signal.getsignal(signal.SIGINT)  # Python's handler, or SIG_IGN in a shell's background job
-    summary = run_loop(camera([FakeCapture(10)]), recognizer(int8_model), events=events, save=out)
+    summary = run_loop(camera([FakeCapture(10)]), recognizer(int8_model), Outputs(events=events, save=out))
     assert summary["frames"] == len(read_events(events)) == 3
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is what it was again

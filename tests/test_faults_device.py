@@ -171,7 +171,7 @@ def test_events_that_fill_the_disk_keep_whole_lines(full: Path, clip: Path) -> N
     assert isinstance(result.exception, SystemExit) and result.exception.code == 1
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: cannot write events") and "No space left on device" in line
-    lines = events.read_text().split("\n")
+    lines = events.read_text().split("\n")[1:]  # after the settings
     assert lines[-1] == ""  # the file ends with a whole line: the one cut off by the full disk was taken back
     assert [json.loads(line)["frame"] for line in lines[:-1]] == list(range(len(lines) - 1))
     assert len(lines) > 5
@@ -185,7 +185,7 @@ def test_an_undecodable_frame_is_skipped_and_counted(tmp_path: Path) -> None:
     clip.write_bytes(bytes(data))
     result = runner.invoke(app, ["run", "--video", str(clip)])
     assert result.exit_code == 0, result.output
-    assert len(result.stdout.splitlines()) == 39
+    assert len(result.stdout.splitlines()) == 1 + 39  # the settings, then a line per frame
     summary = json.loads(next(line for line in result.stderr.splitlines() if line.startswith("{")))["summary"]
     assert summary["frames"] == 39 and summary["frames_skipped"] == 1
     assert "warning: skipped 1 undecodable frames" in result.stderr
@@ -300,13 +300,13 @@ def test_stop_signals_keep_the_video_and_the_events(tmp_path: Path, stop: signal
         arguments, stderr=subprocess.PIPE, text=True, env=environment(), preexec_fn=default_stop_signals
     )
     deadline = time.monotonic() + 60
-    while (not events.exists() or len(events.read_text().splitlines()) < 5) and time.monotonic() < deadline:
+    while (not events.exists() or len(events.read_text().splitlines()) <= 5) and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.05)
     process.send_signal(stop)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr
-    lines = events.read_text().splitlines()
+    lines = events.read_text().splitlines()[1:]  # after the settings
     summary = json.loads(next(line for line in stderr.splitlines() if line.startswith("{")))["summary"]
     assert 5 <= len(lines) == summary["frames"] < 600
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == len(lines)

@@ -211,18 +211,18 @@ def test_a_folder_that_takes_no_file_gives_the_systems_reason(tmp_path: Path, im
 
 
 def test_a_closed_events_pipe_stops_the_run_and_keeps_the_video(tmp_path: Path) -> None:
-    """``edge-emotion run --video v.avi --save out.avi | head -1``: the reader goes after one line."""
+    """``edge-emotion run --video v.avi --save out.avi | head -2``: the reader goes after the settings and a frame."""
     clip = write_video(tmp_path / "clip.avi", 200, (96, 72))
     out = tmp_path / "out.avi"
     process = subprocess.Popen(
         cli("run", "--video", str(clip), "--save", str(out)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(),
     )  # fmt: skip
-    first = json.loads(process.stdout.readline())
-    process.stdout.close()  # as head -1 does
+    header, first = json.loads(process.stdout.readline()), json.loads(process.stdout.readline())
+    process.stdout.close()  # as head -2 does
     stderr = process.stderr.read()
     assert process.wait(timeout=120) == 0, stderr
-    assert first["event"] == "frame" and first["frame"] == 0
+    assert header["event"] == "settings" and first["event"] == "frame" and first["frame"] == 0
     assert "error" not in stderr.lower() and "Exception ignored" not in stderr, stderr
     assert "warning: the events' reader went away (a closed pipe); stopped as after Ctrl-C, the video kept" in stderr
     summary = json.loads(next(line for line in stderr.splitlines() if line.startswith("{")))["summary"]

@@ -23,6 +23,7 @@ from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.detector import Detection, HaarDetector, YuNetDetector
 from edge_emotion.device.image_header import image_size
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import DetectorSettings
 from edge_emotion.device.sources import open_folder
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
@@ -69,7 +70,7 @@ def test_predict_refuses_a_frame_too_small_to_search(name: str, shape: tuple[int
 
 def test_a_very_wide_or_tall_frame_is_searched_with_its_shorter_side_at_the_minimum() -> None:
     least = detector.MIN_SIDE
-    stream, chosen = YuNetDetector(), HaarDetector(detect_width=32)
+    stream, chosen = YuNetDetector(), HaarDetector(DetectorSettings("haar", detect_width=32))
     assert stream.ratio(20000, 40) == least / 40  # not 320 / 20000, which leaves 0.64 of a row
     assert stream.ratio(40, 20000) == 1.0  # a tall frame narrower than 320 px: searched as it is
     assert stream.ratio(640, 480) == 0.5 and stream.ratio(640) == 0.5  # an ordinary frame as before
@@ -246,7 +247,7 @@ def test_an_unreadable_photo_in_a_folder_is_skipped_and_counted(
     assert result.exit_code == 0, result.output
     summary = summary_of(result)
     assert summary["frames"] == 2 and summary["frames_skipped"] == 2
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    lines = [json.loads(line) for line in events.read_text().splitlines()[1:]]  # after the settings
     assert [(line["frame"], line["source"]) for line in lines] == [(0, "a.png"), (1, "d.png")]
     warned = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert any("b.png" in m and "skipped" in m for m in warned)

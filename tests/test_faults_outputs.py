@@ -31,6 +31,7 @@ from edge_emotion.device.events import EventWriter
 from edge_emotion.device.live import run_live
 from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import DetectorSettings, Outputs, RunSettings
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata
 
@@ -118,7 +119,7 @@ def test_an_output_onto_an_input_or_another_output_is_refused_and_touches_nothin
 def test_the_python_api_refuses_an_output_onto_its_input(clip: Path) -> None:
     before = snapshot(clip)
     with pytest.raises(EdgeEmotionError, match="would overwrite the --video"):
-        run_live(video=clip, events=clip, detector="haar")
+        run_live(RunSettings(video=clip, detector=DetectorSettings("haar"), outputs=Outputs(events=clip)))
     assert snapshot(clip) == before
 
 
@@ -182,7 +183,7 @@ def test_stops_while_the_video_is_finished_are_ignored(
     out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
     before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
-        summary = run_loop(camera([FakeCapture(10)]), EmotionRecognizer(detector="haar"), events=events, save=out)
+        summary = run_loop(camera([FakeCapture(10)]), EmotionRecognizer(detector="haar"), Outputs(events, save=out))
     except KeyboardInterrupt:
         pytest.fail("a stop signal while the video was finished cut it short")
     assert summary["frames"] == len(read_events(events)) == frame_count(out) == 3
@@ -227,12 +228,12 @@ def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def started(arguments: list[str], events: Path, lines: int = 5, **options: object) -> subprocess.Popen:
-    """The command, once it has written ``lines`` event lines (stop signals as a terminal sends them, unless
-    ``options`` say otherwise)."""
+    """The command, once it has written ``lines`` event lines after its settings line (stop signals as a
+    terminal sends them, unless ``options`` say otherwise)."""
     options.setdefault("preexec_fn", default_stop_signals)
     process = subprocess.Popen(arguments, stderr=subprocess.PIPE, text=True, env=environment(), **options)
     deadline = time.monotonic() + 60
-    while (not events.exists() or len(events.read_text().splitlines()) < lines) and time.monotonic() < deadline:
+    while (not events.exists() or len(events.read_text().splitlines()) <= lines) and time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read()
         time.sleep(0.02)
     return process
@@ -282,7 +283,7 @@ def test_a_signal_the_parent_ignores_stays_ignored(
         assert signal.getsignal(ignored) == signal.SIG_IGN
     monkeypatch.setattr(loop_module, "EventWriter", Signalled)
     events = tmp_path / "events.jsonl"
-    summary = run_loop(camera([FakeCapture(10)]), EmotionRecognizer(detector="haar"), events=events, max_frames=10)
+    summary = run_loop(camera([FakeCapture(10)]), EmotionRecognizer(detector="haar"), Outputs(events, max_frames=10))
     assert summary["frames"] == len(read_events(events)) == 10
     assert signal.getsignal(ignored) == signal.SIG_IGN
 

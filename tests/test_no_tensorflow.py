@@ -40,7 +40,7 @@ def test_run_works_with_tensorflow_blocked(int8_model: Path, astronaut: Path) ->
     result = run_blocked("run", "--image", str(astronaut), "--model", str(int8_model))
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stderr
-    assert len(json.loads(result.stdout.splitlines()[0])["faces"]) == 1
+    assert len(json.loads(result.stdout.splitlines()[-1])["faces"]) == 1
 
 
 def test_train_without_tensorflow_says_how_to_install(fer_csv: Path, tmp_path: Path) -> None:

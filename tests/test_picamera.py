@@ -82,7 +82,7 @@ def test_camera_0_falls_back_to_picamera2(fake_picamera2: type[FakePicamera2], m
 def test_run_with_picam(fake_picamera2: type[FakePicamera2], int8_model: Path) -> None:
     result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model), "--max-frames", "3"])
     assert result.exit_code == 0, result.output
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    events = [json.loads(line) for line in result.stdout.splitlines()[1:]]  # after the settings
     assert [e["frame"] for e in events] == [0, 1, 2] and all(e["source"] == "picam" for e in events)
     assert fake_picamera2.instances[0].closed  # released in finally
 

@@ -15,8 +15,8 @@ from edge_emotion.device.detector import YuNetDetector
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.regions import HUNT, Regions, RegionSearch
+from edge_emotion.device.settings import Outputs, Steadiness
 from edge_emotion.device.sources import open_video
-from edge_emotion.device.tracker import Steadiness
 from edge_emotion.errors import EdgeEmotionError
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the demo extra) ships the test face")
@@ -172,7 +172,7 @@ def test_a_looped_video_ends_its_faces_at_its_end(tmp_path: Path) -> None:
     clip = write_video(tmp_path / "face.avi", [scene((200 + i, 120, 140)) for i in range(8)])
     recognizer = stream()
     events = tmp_path / "events.jsonl"
-    run_loop(open_video(clip, loop=True), recognizer, events=events, max_frames=20, events_mode="changes")
+    run_loop(open_video(clip, loop=True), recognizer, Outputs(events=events, events_mode="changes", max_frames=20))
     kinds = [(line["event"], line["id"]) for line in map(json.loads, events.read_text().splitlines())]
     assert kinds[:3] == [("face_enter", 1), ("face_leave", 1), ("face_enter", 2)]  # at the wrap: a leave, a new face
     assert not any(kind == "change" for kind, _ in kinds)

@@ -19,6 +19,7 @@ import edge_emotion.device.loop as loop_module
 from edge_emotion.cli import app
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer, Face
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.stats import LabelTimes, describe
 
 runner = CliRunner()
@@ -51,8 +52,8 @@ def test_the_frame_rate_is_drawn_live_only_and_never_saved(
     monkeypatch.setenv("DISPLAY", ":0")
     server, out = FakeServer(), tmp_path / "out.avi"
     recognizer = EmotionRecognizer(detector="haar")
-    run_loop(camera([FakeCapture(5)]), recognizer, events=tmp_path / "e.jsonl", save=out, show=True, server=server,
-             max_frames=5, show_fps=show_fps)  # fmt: skip
+    outputs = Outputs(events=tmp_path / "e.jsonl", save=out, show=True, show_fps=show_fps, max_frames=5)
+    run_loop(camera([FakeCapture(5)]), recognizer, outputs, server=server)
     assert len(shown) == len(server.frames) == 5
     live = np.array([image.mean() for image in shown + server.frames])
     assert (live == 255).all() if show_fps else (live == 0).all()
@@ -65,7 +66,7 @@ def test_no_fps_reaches_the_loop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     seen: list[bool] = []
     summary = {"frames": 0, "seconds": 0.0, "fps": 0.0, "faces_detected": 0, "seconds_per_label": {},
                "frames_skipped": 0, "source_lost": False}  # fmt: skip
-    monkeypatch.setattr(live_module, "run_loop", lambda *a, **k: seen.append(k["show_fps"]) or summary)
+    monkeypatch.setattr(live_module, "run_loop", lambda *a, **k: seen.append(a[2].show_fps) or summary)
     clip = write_video(tmp_path / "clip.avi", 3, np.zeros((48, 64, 3), np.uint8))
     for flags in ([], ["--no-fps"]):
         assert runner.invoke(app, ["run", "--video", str(clip), *flags]).exit_code == 0

@@ -18,6 +18,7 @@ from fakes import FakeCapture, ScriptedDetector
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import BOUNDARY, LiveServer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import CaptureSource
 from edge_emotion.errors import EdgeEmotionError
 
@@ -29,8 +30,8 @@ def start(int8_model: Path, server: LiveServer, capture: FakeCapture) -> threadi
     server.calibrate = recognizer.calibrate
     thread = threading.Thread(
         target=run_loop,
-        args=(source, recognizer),
-        kwargs={"events": Path("/dev/null"), "server": server},
+        args=(source, recognizer, Outputs(Path("/dev/null"))),
+        kwargs={"server": server},
         daemon=True,
     )
     thread.start()

@@ -220,7 +220,12 @@ SUMMARY = {"frames": 0, "seconds": 0.0, "fps": 0.0, "faces_detected": 0, "second
 def run_live(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """run_live replaced by one that keeps its arguments: no camera, no model."""
     calls: list[dict] = []
-    monkeypatch.setattr("edge_emotion.device.live.run_live", lambda **kwargs: calls.append(kwargs) or SUMMARY)
+
+    def kept(settings: object, **secrets: object) -> dict:
+        calls.append(secrets)
+        return SUMMARY
+
+    monkeypatch.setattr("edge_emotion.device.live.run_live", kept)
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     return calls
 

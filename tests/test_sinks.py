@@ -23,6 +23,7 @@ from edge_emotion.cli import app
 from edge_emotion.device.live import run_live
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.settings import Outputs, RunSettings
 from edge_emotion.device.sinks import (
     MQTT_PASSWORD_ENV,
     MqttSink,
@@ -240,10 +241,9 @@ def test_a_missing_mqtt_extra_is_one_line_with_the_install_hint(monkeypatch: pyt
 def test_every_change_of_the_real_clip_reaches_mqtt_and_the_webhook_in_order(broker: Broker, tmp_path: Path) -> None:
     subscriber = Subscriber(broker.port)
     with Hook() as hook:
-        summary = run_live(
-            video=CLIP, events=tmp_path / "events.jsonl", events_mode="changes", mqtt=broker.url(), webhook=hook.url
-        )
-    written = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+        outputs = Outputs(events=tmp_path / "events.jsonl", events_mode="changes")
+        summary = run_live(RunSettings(video=CLIP, outputs=outputs, mqtt=broker.url(), webhook=hook.url))
+    written = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()[1:]]
     changes = [event for event in written if event["event"] == "change"]
     assert changes, "the clip has changes of expression"
     wait_for(lambda: "offline" in subscriber.on("status"), what="the status going offline")
@@ -340,7 +340,7 @@ def test_a_dead_broker_does_not_slow_the_loop(broker: Broker) -> None:
         recognizer = EmotionRecognizer(None, track=True)
         source = open_source(video=CLIP)
         started = time.perf_counter()
-        summary = run_loop(source, recognizer, events=Path(os.devnull), max_frames=200, sinks=sinks)
+        summary = run_loop(source, recognizer, Outputs(events=Path(os.devnull), max_frames=200), sinks=sinks)
         if sinks is not None:
             summary.update(sinks.close())
         return time.perf_counter() - started, summary

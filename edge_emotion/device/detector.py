@@ -8,7 +8,7 @@ photos, where a second does not matter, search wide, turned and at two scales (`
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +16,16 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from edge_emotion.device.settings import (
+    DETECT_WIDTH,
+    DETECTOR_SCORES,
+    MIN_FACE,
+    MIN_SIDE,
+    PHOTO_SCALES,
+    PHOTO_TILT,
+    PHOTO_WIDTH,
+    DetectorSettings,
+)
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import pixel_centres, to_gray
 
@@ -26,20 +36,7 @@ Landmarks = tuple[tuple[float, float], ...]
 # What a search finds in the downscaled frame: box (x, y, w, h), landmarks (5, 2) or None, score.
 Found = tuple[tuple[float, float, float, float], np.ndarray | None, float]
 
-DETECT_WIDTH = 320  # the default search width: see benchmarks/pipeline_faithfulness.py
-PHOTO_WIDTH = 1280  # photos search at their own width up to this
-PHOTO_TILT = 25.0  # and turned by +-25 degrees too: see benchmarks/pipeline_faithfulness.py
-# and enlarged 1.5 times too: a second look at another scale finds faces the first missed, and
-# together with a stricter YuNet score (PHOTO_SCORE) more faces and fewer false ones are reported
-PHOTO_SCALES = (1.0, 1.5)
-MAX_TILT = 60.0
 NMS_IOU = 0.3  # one face found in several turns is kept once: its most certain box
-MIN_DETECT_WIDTH = 32
-# The smallest side searched, and so the smallest frame side: YuNet makes up faces (scores of 1 at
-# infinite boxes) in an image of 32 px or less on a side, its coarsest stride; 33 px are still
-# wider than the smallest face (MIN_FACE).
-MIN_SIDE = 33
-MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 YUNET_MODEL = "face_detection_yunet_2023mar.onnx"
 MAX_NETS = 4  # YuNet nets kept, one per image size searched
 
@@ -65,7 +62,8 @@ def shipped_yunet() -> Path:
 class ScaledDetector:
     """What both detectors share: search at ``detect_width``, upright and turned by +-``tilt``
     degrees, map back to frame pixels, keep faces at least ``min_face`` frame pixels wide and
-    scoring ``min_score``, most certain first.
+    scoring ``min_score``, most certain first (``DetectorSettings``; ``settings`` holds them with
+    their defaults filled in, but ``detect_width``, whose default depends on the frame).
 
     ``detect_width=None`` searches at min(DETECT_WIDTH, frame width), or with ``photos`` at
     min(PHOTO_WIDTH, frame width); a width asked for explicitly must fit the frame (upscaling a
@@ -79,30 +77,18 @@ class ScaledDetector:
     DEFAULT_SCORE: float  # min_score when none is given; each detector's scores mean something else
     PHOTO_SCORE: float  # the same for photos, searched several times (each search can add a false face)
 
-    def __init__(
-        self,
-        *,
-        min_face: int | None,
-        min_score: float | None,
-        detect_width: int | None,
-        tilt: float | None = None,
-        photos: bool = False,
-    ) -> None:
-        if detect_width is not None and detect_width < MIN_DETECT_WIDTH:
-            raise EdgeEmotionError(
-                f"--detect-width {detect_width} is too small to find a face; use {MIN_DETECT_WIDTH} or more "
-                f"(default {DETECT_WIDTH})"
-            )
-        if tilt is not None and not 0.0 <= tilt <= MAX_TILT:
-            raise EdgeEmotionError(
-                f"--tilt {tilt:g} is out of range; use 0 (upright only) to {MAX_TILT:g} degrees "
-                f"(default {PHOTO_TILT:g} for photos, 0 for camera and video)"
-            )
-        self.min_face = MIN_FACE if min_face is None else min_face
-        self.min_score = (self.PHOTO_SCORE if photos else self.DEFAULT_SCORE) if min_score is None else min_score
-        self.detect_width = detect_width
+    def __init__(self, settings: DetectorSettings) -> None:
+        photos = settings.photos
+        default_score = self.PHOTO_SCORE if photos else self.DEFAULT_SCORE
+        self.settings = replace(
+            settings,
+            min_face=MIN_FACE if settings.min_face is None else settings.min_face,
+            min_score=default_score if settings.min_score is None else settings.min_score,
+            tilt=(PHOTO_TILT if photos else 0.0) if settings.tilt is None else float(settings.tilt),
+        )
+        self.min_face, self.min_score, self.tilt = self.settings.min_face, self.settings.min_score, self.settings.tilt
+        self.detect_width = settings.detect_width
         self.default_width = PHOTO_WIDTH if photos else DETECT_WIDTH
-        self.tilt = (PHOTO_TILT if photos else 0.0) if tilt is None else float(tilt)
         self.scales = PHOTO_SCALES if photos else (1.0,)
 
     def ratio(self, frame_width: int, frame_height: int | None = None) -> float:
@@ -198,21 +184,12 @@ class YuNetDetector(ScaledDetector):
     search width and far better on turned, tilted and small faces (benchmarks/pipeline_faithfulness.py).
     """
 
-    DEFAULT_SCORE = 0.7
-    PHOTO_SCORE = 0.75
+    DEFAULT_SCORE, PHOTO_SCORE = DETECTOR_SCORES["yunet"]
 
     def __init__(
-        self,
-        *,
-        model: Path | None = None,
-        min_face: int | None = None,
-        min_score: float | None = None,
-        detect_width: int | None = None,
-        tilt: float | None = None,
-        photos: bool = False,
-        nms: float = NMS_IOU,
+        self, settings: DetectorSettings | None = None, *, model: Path | None = None, nms: float = NMS_IOU
     ) -> None:
-        super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)
+        super().__init__(settings or DetectorSettings("yunet"))
         self.path = model or shipped_yunet()
         if not self.path.is_file():
             raise EdgeEmotionError(
@@ -256,20 +233,10 @@ class HaarDetector(ScaledDetector):
     """
 
     CASCADE = "haarcascade_frontalface_default.xml"
-    DEFAULT_SCORE = 0.5
-    PHOTO_SCORE = 0.5
+    DEFAULT_SCORE, PHOTO_SCORE = DETECTOR_SCORES["haar"]
 
-    def __init__(
-        self,
-        *,
-        min_face: int | None = None,
-        min_score: float | None = None,
-        detect_width: int | None = None,
-        tilt: float | None = None,
-        photos: bool = False,
-        scale_factor: float = 1.1,
-    ) -> None:
-        super().__init__(min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)
+    def __init__(self, settings: DetectorSettings | None = None, *, scale_factor: float = 1.1) -> None:
+        super().__init__(settings or DetectorSettings("haar"))
         path = cv2.data.haarcascades + self.CASCADE
         self.cascade = cv2.CascadeClassifier(path)
         if self.cascade.empty():
@@ -290,20 +257,9 @@ class HaarDetector(ScaledDetector):
         ]
 
 
-DETECTORS: dict[str, Callable[..., FaceDetector]] = {"yunet": YuNetDetector, "haar": HaarDetector}
+DETECTORS: dict[str, Callable[[DetectorSettings], ScaledDetector]] = {"yunet": YuNetDetector, "haar": HaarDetector}
 
 
-def make_detector(
-    name: str,
-    *,
-    min_face: int | None = None,
-    min_score: float | None = None,
-    detect_width: int | None = None,
-    tilt: float | None = None,
-    photos: bool = False,
-) -> FaceDetector:
-    """A detector by name; None takes the defaults (``min_score``'s differs by detector: scores differ in
-    meaning; ``detect_width``'s and ``tilt``'s differ for ``photos``)."""
-    if name not in DETECTORS:
-        raise EdgeEmotionError(f"unknown detector {name!r}; choose one of: {', '.join(DETECTORS)}")
-    return DETECTORS[name](min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos)
+def make_detector(settings: DetectorSettings) -> ScaledDetector:
+    """The detector ``settings.name`` names, made with ``settings`` (its name was checked when they were made)."""
+    return DETECTORS[settings.name](settings)

@@ -1,8 +1,10 @@
 """Machine-readable events, one JSON object per line, each naming its kind in ``event``.
 
-``frame``: every frame with every face in it (zero faces included). For a tracked stream, the
-typed events an interface reacts to: ``face_enter``, ``change`` (id, from, to, confidence,
-time), ``face_leave`` and ``calibrated``. ``--events-mode`` picks frames, changes or all.
+A run's events start with ``settings``: the settings it resolved (model, detector, thresholds,
+steadiness, tracking), whatever ``--events-mode`` says. Then ``frame``: every frame with every face in
+it (zero faces included). For a tracked stream, the typed events an interface reacts to:
+``face_enter``, ``change`` (id, from, to, confidence, time), ``face_leave`` and ``calibrated``.
+``--events-mode`` picks frames, changes or all.
 """
 
 import contextlib
@@ -15,7 +17,10 @@ from edge_emotion.device.recognizer import Face
 from edge_emotion.device.sources import Frame
 from edge_emotion.errors import EdgeEmotionError
 
-EVENT_MODES = ("frames", "changes", "all")
+
+def settings_event(settings: dict) -> dict:
+    """The line that heads a run's events: what it ran with, so the events can be read without its command."""
+    return {"event": "settings", "settings": settings}
 
 
 def frame_event(frame: Frame, faces: list[Face], latency: dict[str, float]) -> dict:
@@ -32,11 +37,6 @@ def frame_event(frame: Frame, faces: list[Face], latency: dict[str, float]) -> d
 def typed_events(frame: Frame, events: list[dict]) -> list[dict]:
     """The recognizer's events of this frame, with the frame they happened on."""
     return [{**event, "frame": frame.index} for event in events]
-
-
-def check_mode(mode: str) -> None:
-    if mode not in EVENT_MODES:
-        raise EdgeEmotionError(f"unknown --events-mode {mode!r}; use one of {', '.join(EVENT_MODES)}")
 
 
 def selected(mode: str, frame: dict, typed: list[dict]) -> list[dict]:

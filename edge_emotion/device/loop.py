@@ -6,13 +6,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 
 from edge_emotion.device.annotate import annotate
-from edge_emotion.device.events import EventWriter, check_mode, frame_event, selected, typed_events
+from edge_emotion.device.events import EventWriter, frame_event, selected, settings_event, typed_events
 from edge_emotion.device.outputs import AnnotatedOutput
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.serve import LiveServer
+from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sinks import Sinks
 from edge_emotion.device.sources import Frame, FrameSource
 from edge_emotion.device.stats import LabelTimes, RunStats
@@ -111,30 +111,29 @@ def timed_frames(frames: Iterable[Frame], limit: int | None) -> Iterator[tuple[F
 def run_loop(
     source: FrameSource,
     recognizer: EmotionRecognizer,
+    outputs: Outputs | None = None,
     *,
-    events: Path | None = None,
-    save: Path | None = None,
-    show: bool = False,
-    max_frames: int | None = None,
     server: LiveServer | None = None,
-    landmarks: bool = False,
-    events_mode: str = "all",
-    show_fps: bool = True,
     stop: Stop | None = None,
     sinks: Sinks | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """Process frames until the source ends, ``max_frames``, q in the window, Ctrl-C or the events' reader
     going away (a closed pipe; each keeps the video and the events); return the run's stats, with the
     video frames skipped as undecodable, the seconds each tracked face spent under each label and
     whether the events' reader went away.
-    ``landmarks`` draws them on the annotated frames; ``events_mode`` picks the lines written
-    (frames, changes, all), while a server gets every event; ``show_fps`` draws a live source's
-    frame rate on the window and the served stream (never on saved files, which have their own rate).
+    ``outputs`` says where the events and annotated frames go (``events_mode`` picks the lines written,
+    while a server gets every event; ``show_fps`` draws a live source's frame rate on the window and the
+    served stream, never on saved files, which have their own rate); ``settings``, the run's record of
+    its settings, heads the events (written with the first frame's, so a run that fails on its first
+    frame writes nothing).
     ``stop`` is the caller's ``stop_signals_as_ctrl_c()``; without one the loop handles the signals itself.
     ``sinks`` (MQTT, webhook) get each frame's events too, and never make the loop wait."""
-    check_mode(events_mode)
-    stats, writer, times = RunStats(), EventWriter(events), LabelTimes()
-    viewer = Viewer() if show else None
+    outputs = outputs or Outputs()
+    save, events_mode, landmarks = outputs.save, outputs.events_mode, outputs.landmarks
+    stats, writer, times = RunStats(), EventWriter(outputs.events), LabelTimes()
+    header = [] if settings is None else [settings_event(settings)]
+    viewer = Viewer() if outputs.show else None
     live = source.kind in ("camera", "video")
     try:
         saving = AnnotatedOutput(save, source.kind, source.fps) if save else contextlib.nullcontext()
@@ -146,14 +145,14 @@ def run_loop(
             contextlib.suppress(KeyboardInterrupt),
             stopping.running(),  # a stop signal after it cannot cut the video short
         ):
-            for frame, waited in timed_frames(source.frames(), max_frames):
+            for frame, waited in timed_frames(source.frames(), outputs.max_frames):
                 if frame.restarted:  # a video played again (--loop): its faces left at its end
                     recognizer.end_tracks()
                 faces = recognizer.predict(frame.image, frame.timestamp)
                 latency = {"capture": waited, **recognizer.last_latency}
                 event, typed = frame_event(frame, faces, latency), typed_events(frame, recognizer.last_events)
                 streaming = server is not None and server.wants_frames
-                fps = stats.fps if live and show_fps else None
+                fps = stats.fps if live and outputs.show_fps else None
                 saved = shown = None  # saved files never carry the frame rate; the window and stream may
                 if output is not None:
                     saved = shown = annotate(frame.image, faces, None, landmarks)
@@ -162,8 +161,9 @@ def run_loop(
                 with stops_held():
                     stats.add(latency)
                     times.add(frame.timestamp, faces)
-                    for line in selected(events_mode, event, typed):
+                    for line in [*header, *selected(events_mode, event, typed)]:
                         writer.write(line)
+                    header = []
                     if server is not None:
                         stats_now = {"frames": stats.frames, "fps": stats.fps}
                         server.publish([event, *typed], shown if streaming else None, stats_now)

@@ -9,7 +9,7 @@ import math
 import numbers
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +17,9 @@ import numpy as np
 from edge_emotion.device.calibration import Calibration, apply_bias
 from edge_emotion.device.classifier import Classifier
 from edge_emotion.device.detector import Box, FaceDetector, Landmarks, ScaledDetector, make_detector
-from edge_emotion.device.regions import Regions, RegionSearch
-from edge_emotion.device.tracker import IouTracker, Steadiness, Track, TrackEvent
+from edge_emotion.device.regions import RegionSearch
+from edge_emotion.device.settings import THREADS, DetectorSettings, Regions, Steadiness, as_json
+from edge_emotion.device.tracker import IouTracker, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
 from edge_emotion.shipped import model_path
@@ -79,14 +80,22 @@ class Face:
         }
 
 
+def detector_of(detector: FaceDetector | DetectorSettings | str, photos: bool) -> FaceDetector:
+    """The detector a recognizer is given, or the one its name or settings describe, searching as for photos
+    with ``photos`` whatever the settings say."""
+    if isinstance(detector, str):
+        detector = DetectorSettings(detector)
+    if not isinstance(detector, DetectorSettings):
+        return detector
+    return make_detector(replace(detector, photos=True) if photos else detector)
+
+
 class EmotionRecognizer:
     """Detect every face in a BGR frame and classify it with the int8 model.
 
-    Faces come from YuNet by default (``detector="haar"`` for OpenCV's cascade, or any object with
-    a ``detect`` method); ``min_face`` (frame pixels; None: 24), ``min_score`` (None: the
-    detector's own default), ``detect_width`` (None: 320, or the frame's width if smaller) and
-    ``tilt`` (None: 0; degrees: search the frame turned by +-tilt as well, for tilted heads)
-    configure a detector named by a string. ``photos=True`` changes those defaults for photos,
+    Faces come from YuNet by default (``detector="haar"`` for OpenCV's cascade, ``DetectorSettings`` for
+    either with its search settings: ``min_face``, ``min_score``, ``detect_width``, ``tilt``, or any object
+    with a ``detect`` method). ``photos=True`` changes the search's defaults for photos,
     where time matters less than every face: the frame's own width up to 1280 px and 1.5 times
     that, each turned by +-25 degrees too, and a YuNet score of 0.75 (about 0.1 s a 640x480
     frame here against 5 ms; see
@@ -103,7 +112,8 @@ class EmotionRecognizer:
     ``track=False`` each call stands alone (photos).
     ``calibrate(track_id)`` takes a face's next seconds as its neutral face (``calibration.py``);
     ``calibrate_seconds`` does so for the first seconds of every new face.
-    ``last_latency`` holds the seconds spent detecting and classifying in the last call.
+    ``last_latency`` holds the seconds spent detecting and classifying in the last call, and
+    ``resolved()`` the settings it works with, defaults filled in.
 
     ``predict`` is safe to call from several threads: calls take turns, because the interpreter,
     OpenCV's cascade and the tracker each hold state for the call in progress.
@@ -113,13 +123,9 @@ class EmotionRecognizer:
         self,
         model: Path | str | None = None,
         *,
-        threads: int = 2,
+        threads: int = THREADS,
         edgetpu: bool = False,
-        detector: FaceDetector | str = "yunet",
-        min_face: int | None = None,
-        min_score: float | None = None,
-        detect_width: int | None = None,
-        tilt: float | None = None,
+        detector: FaceDetector | DetectorSettings | str = "yunet",
         photos: bool = False,
         largest: bool = False,
         mirror: bool = False,
@@ -129,18 +135,14 @@ class EmotionRecognizer:
         regions: Regions | None = None,
     ) -> None:
         self.classifier = Classifier(model_path(model), threads=threads, edgetpu=edgetpu, mirror=mirror)
-        self.detector = (
-            make_detector(
-                detector, min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt, photos=photos
-            )
-            if isinstance(detector, str)
-            else detector
-        )
+        self.threads, self.edgetpu = threads, edgetpu
+        self.detector = detector_of(detector, photos)
         # With ``regions`` a tracked stream follows each face in a window around its last box (regions.py);
         # None (the default) searches every frame whole, as photos are.
         self.search: FaceDetector = self.detector
         if track and regions is not None and isinstance(self.detector, ScaledDetector):
             self.search = RegionSearch(self.detector, regions)
+        self.regions = regions if isinstance(self.search, RegionSearch) else None  # what the search follows
         self.largest = largest
         if not 0.0 <= calibrate_seconds <= 60.0:
             raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {calibrate_seconds}")
@@ -155,6 +157,23 @@ class EmotionRecognizer:
         self.last_events: list[dict] = []
         self.ended: list[TrackEvent] = []  # face_leave events of end_tracks, for the next frame's events
         self.lock = threading.Lock()
+
+    def resolved(self) -> dict:
+        """The settings this recognizer works with as JSON, defaults filled in (the model as its file, the
+        detector's settings as it searches): what a run records beside its events and in its summary."""
+        search = self.detector.settings if isinstance(self.detector, ScaledDetector) else None
+        return {
+            "model": str(self.classifier.path),
+            "threads": self.threads,
+            "edgetpu": self.edgetpu,
+            "detector": type(self.detector).__name__ if search is None else as_json(search),
+            "largest": self.largest,
+            "mirror": self.classifier.mirror,
+            "track": self.tracker is not None,
+            "steadiness": None if self.tracker is None else as_json(self.tracker.steadiness),
+            "calibrate_seconds": self.calibrate_seconds,
+            "regions": None if self.regions is None else as_json(self.regions),
+        }
 
     @property
     def class_names(self) -> list[str]:

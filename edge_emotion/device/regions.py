@@ -20,47 +20,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_emotion.device.detector import MIN_SIDE, NMS_IOU, Box, Detection, Found, ScaledDetector
-from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.device.detector import NMS_IOU, Box, Detection, Found, ScaledDetector
+from edge_emotion.device.settings import FULL_WIDTH, MIN_SIDE, Regions
 from edge_emotion.preprocess import pixel_centres
 
-FULL_SEARCH_EVERY = 10  # frames between full searches: see benchmarks/stream_tracking.py
-MAX_FULL_SEARCH_EVERY = 1000
-FULL_WIDTH = 640  # a full search's width (never wider than the frame): see benchmarks/stream_tracking.py
-WINDOW = 160  # a window's side in the detector's input, px
-MARGIN = 2.0  # a window's side, in face widths
 FOLLOWED = 3  # frames a face must have been followed before losing it makes every frame a full search
 HUNT = 5  # frames searched in full after such a loss: the tracker keeps an id 5 missed frames
-
-
-@dataclass(frozen=True)
-class Regions:
-    """How a stream is searched: the whole frame every ``every`` frames at ``full_width`` px (None: the
-    detector's own ``detect_width`` when one was given, else FULL_WIDTH; never wider than the frame), and
-    each face in a ``window`` px window ``margin`` times its size between."""
-
-    every: int = FULL_SEARCH_EVERY
-    full_width: int | None = None
-    window: int = WINDOW
-    margin: float = MARGIN
-
-    def __post_init__(self) -> None:
-        if (
-            isinstance(self.every, bool)
-            or not isinstance(self.every, int)
-            or not 1 <= self.every <= MAX_FULL_SEARCH_EVERY
-        ):
-            raise EdgeEmotionError(
-                f"--full-search-every {self.every} is out of range; use 1 (every frame) to {MAX_FULL_SEARCH_EVERY} "
-                f"frames (default {FULL_SEARCH_EVERY}), or --no-track-regions to search every frame at --detect-width"
-            )
-        if self.full_width is not None and self.full_width < MIN_SIDE:
-            raise EdgeEmotionError(f"a full search's width must be {MIN_SIDE} px or more, got {self.full_width}")
-        if not MIN_SIDE <= self.window <= 640:
-            raise EdgeEmotionError(f"a window's side must be {MIN_SIDE} to 640 px, got {self.window}")
-        if not (math.isfinite(self.margin) and 1.2 <= self.margin <= 4.0):
-            raise EdgeEmotionError(f"a window's margin must be 1.2 to 4 face widths, got {self.margin}")
-
 
 DEFAULT_REGIONS = Regions()
 

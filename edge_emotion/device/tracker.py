@@ -21,7 +21,7 @@ import numpy as np
 
 from edge_emotion.device.calibration import apply_bias
 from edge_emotion.device.detector import Box
-from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.device.settings import Steadiness
 
 
 def iou(a: Box, b: Box) -> float:
@@ -58,28 +58,11 @@ class TrackEvent:
     confidence: float = 0.0  # the smoothed probability of ``label``
 
 
-@dataclass(frozen=True)
-class Steadiness:
-    """How labels settle: time constant of the average, the lead a new label needs, frames before a face counts."""
-
-    smooth_seconds: float = 0.5
-    hysteresis: float = 0.15
-    min_frames: int = 3
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.smooth_seconds) and 0.0 <= self.smooth_seconds <= 60.0):
-            raise EdgeEmotionError(f"smooth seconds must be within 0..60, got {self.smooth_seconds}")
-        if not (math.isfinite(self.hysteresis) and 0.0 <= self.hysteresis < 1.0):
-            raise EdgeEmotionError(f"hysteresis must be within 0..1 (a probability lead), got {self.hysteresis}")
-        if self.min_frames < 1:
-            raise EdgeEmotionError(f"min frames must be at least 1, got {self.min_frames}")
-
-
 class IouTracker:
     """Greedy IoU matching of this frame's faces to the live tracks, with smoothing and change events."""
 
-    def __init__(self, steadiness: Steadiness = Steadiness(), *, min_iou: float = 0.3, max_missed: int = 5) -> None:
-        self.steadiness, self.min_iou, self.max_missed = steadiness, min_iou, max_missed
+    def __init__(self, steadiness: Steadiness | None = None, *, min_iou: float = 0.3, max_missed: int = 5) -> None:
+        self.steadiness, self.min_iou, self.max_missed = steadiness or Steadiness(), min_iou, max_missed
         self.tracks: list[Track] = []
         self.next_id = 1
 
