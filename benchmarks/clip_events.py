@@ -28,12 +28,14 @@ def main() -> None:
     ran = subprocess.run(
         [str(Path(sys.executable).parent / "edge-emotion"), *command[1:]], capture_output=True, text=True, check=True
     )
-    events = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in ran.stdout.splitlines() if line.startswith("{")]
+    events = [event for event in lines if event["event"] != "settings"]  # the first line: what the run resolved
     person = [line for line in ran.stderr.splitlines() if line and not line.startswith("{")]
     save(
         "clip_events",
         {
             "command": " ".join([*command[:3], f"../shared/data/clips/{args.clip.name}", *command[4:]]),
+            "settings_line": lines[0] if lines and lines[0]["event"] == "settings" else None,
             "events": events,
             "summary_for_a_person": person,
         },
