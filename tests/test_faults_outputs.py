@@ -308,11 +308,12 @@ def member(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run_folder(tmp_path: Path) -> Path:
-    """A run folder as far as convert looks before converting: its config.json and summary.json."""
+    """A run folder as far as convert looks before converting: its config.json, summary.json and a best epoch."""
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({"arch": "vgg16", "data": "fer2013.csv"}))
     (folder / "summary.json").write_text(json.dumps({"best_epoch": 3}))
+    (folder / "best.keras").write_bytes(b"")  # never read: the output is refused first
     return folder
 
 
@@ -345,10 +346,10 @@ def test_convert_asks_before_replacing_a_json_that_is_not_a_models_metadata(run_
     assert snapshot(notes) == before
     forced = convert(str(run_folder), "--out", str(tmp_path / "notes.tflite"), "--data", str(tmp_path / "none.csv"),
                      "--force")  # fmt: skip
-    assert_refused(forced, "is not a training run")  # past the check: --force lets it replace the file; the model fails
+    assert_refused(forced, "best.keras: cannot read it")  # past the check: --force lets it replace the file; the model fails
 
 
 def test_convert_replaces_an_earlier_models_metadata_without_force(run_folder: Path, tmp_path: Path) -> None:
     (tmp_path / "model.json").write_text(json.dumps(asdict(ModelMetadata())))  # its model deleted
     result = convert(str(run_folder), "--out", str(tmp_path / "model.tflite"), "--data", str(tmp_path / "none.csv"))
-    assert_refused(result, "is not a training run")  # past the check: the (empty) run is what fails
+    assert_refused(result, "best.keras: cannot read it")  # past the check: the (empty) run is what fails
