@@ -28,11 +28,15 @@ MIN_DETECT_WIDTH = 32
 MIN_SIDE = 33
 MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 
-FULL_SEARCH_EVERY = 10  # frames between full searches: see benchmarks/stream_tracking.py
+# Region tracking's defaults, the cheapest that keep small faces and the real clip's labels: see
+# benchmarks/stream_tracking.py
+FULL_SEARCH_EVERY = 30  # frames between full searches: a new face appears within a second at 30 FPS
 MAX_FULL_SEARCH_EVERY = 1000
-FULL_WIDTH = 640  # a full search's width (never wider than the frame): see benchmarks/stream_tracking.py
-WINDOW = 160  # a window's side in the detector's input, px
+FULL_WIDTH = 480  # a full search's width (never wider than the frame)
+WINDOW = 128  # a window's side in the detector's input, px: at 96 YuNet misses faces a window holds
 MARGIN = 2.0  # a window's side, in face widths
+WINDOW_EVERY = 2  # frames between a followed face's windows; between, it moves as it was moving
+MAX_WINDOW_EVERY = 10
 
 EVENT_MODES = ("frames", "changes", "all")
 THREADS = 2  # interpreter threads
@@ -112,12 +116,14 @@ class Steadiness:
 class Regions:
     """How a stream is searched: the whole frame every ``every`` frames at ``full_width`` px (None: the
     detector's own ``detect_width`` when one was given, else FULL_WIDTH; never wider than the frame), and
-    each face in a ``window`` px window ``margin`` times its size between."""
+    each face in a ``window`` px window ``margin`` times its size between, a face followed for a few frames
+    only every ``window_every`` frames (moved as it was moving on the frames between)."""
 
     every: int = FULL_SEARCH_EVERY
     full_width: int | None = None
     window: int = WINDOW
     margin: float = MARGIN
+    window_every: int = WINDOW_EVERY
 
     def __post_init__(self) -> None:
         if (
@@ -135,6 +141,8 @@ class Regions:
             raise EdgeEmotionError(f"a window's side must be {MIN_SIDE} to 640 px, got {self.window}")
         if not (math.isfinite(self.margin) and 1.2 <= self.margin <= 4.0):
             raise EdgeEmotionError(f"a window's margin must be 1.2 to 4 face widths, got {self.margin}")
+        if not 1 <= self.window_every <= MAX_WINDOW_EVERY:
+            raise EdgeEmotionError(f"a window every 1 to {MAX_WINDOW_EVERY} frames, got {self.window_every}")
 
 
 @dataclass(frozen=True)
