@@ -19,11 +19,13 @@ from edge_emotion.device.settings import (
     PHOTO_SCALES,
     PHOTO_TILT,
     PHOTO_WIDTH,
+    PICAM_SIZE,
     DetectorSettings,
     Outputs,
     Regions,
     RunSettings,
     Steadiness,
+    parse_size,
 )
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.distribute import PEER_TIMEOUT
@@ -396,6 +398,25 @@ def run_command(
             rich_help_panel="Source (one is required)",
         ),
     ] = RunSettings.camera,
+    camera_size: Annotated[
+        str | None,
+        typer.Option(
+            "--camera-size",
+            help=f"With --camera: ask the camera for frames of this size (default: its own; picam "
+            f"{PICAM_SIZE[0]}x{PICAM_SIZE[1]}). An error, saying what it chose, where it cannot.",
+            metavar="WxH",
+            show_default=False,
+            rich_help_panel="Source (one is required)",
+        ),
+    ] = RunSettings.camera_size,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            help="With --camera: ask the camera for this many frames a second (default: its own). An error, "
+            "saying what it chose, where it cannot.",
+            rich_help_panel="Source (one is required)",
+        ),
+    ] = RunSettings.fps,
     video: Annotated[
         Path | None, typer.Option(help="A video file.", rich_help_panel="Source (one is required)")
     ] = RunSettings.video,
@@ -590,7 +611,8 @@ def run_command(
         if warning:
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
         settings = RunSettings(
-            camera=camera, video=video, image=image, folder=folder, loop=loop, realtime=realtime, model=model,
+            camera=camera, camera_size=None if camera_size is None else parse_size(camera_size), fps=fps,
+            video=video, image=image, folder=folder, loop=loop, realtime=realtime, model=model,
             threads=threads, edgetpu=edgetpu,
             detector=DetectorSettings(
                 name=detector, min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt

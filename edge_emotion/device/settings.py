@@ -39,6 +39,9 @@ WINDOW_EVERY = 2  # frames between a followed face's windows; between, it moves 
 MAX_WINDOW_EVERY = 10
 
 EVENT_MODES = ("frames", "changes", "all")
+PICAM_SIZE = (640, 480)  # the Pi camera module's frames when no --camera-size is given
+MAX_CAMERA_SIDE = 8192
+MAX_CAMERA_FPS = 240.0
 THREADS = 2  # interpreter threads
 
 
@@ -57,6 +60,14 @@ def check_mode(mode: str) -> None:
     """One of EVENT_MODES: which lines a run's events hold (frames, changes or all)."""
     if mode not in EVENT_MODES:
         raise EdgeEmotionError(f"unknown --events-mode {mode!r}; use one of {', '.join(EVENT_MODES)}")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``--camera-size WIDTHxHEIGHT`` as (width, height); anything else is an error that shows the form."""
+    width, x, height = text.strip().lower().partition("x")
+    if not (x and width.isascii() and width.isdigit() and height.isascii() and height.isdigit()):
+        raise EdgeEmotionError(f"--camera-size {text!r}: give WIDTHxHEIGHT in pixels, e.g. 640x480")
+    return int(width), int(height)
 
 
 def as_json(settings: object) -> dict:
@@ -170,7 +181,8 @@ class RunSettings:
     """Everything ``edge-emotion run`` does, but its secrets (the server's token, the broker's password),
     which are passed apart so that no record of the run holds them.
 
-    One source: ``camera`` (an index or picam), ``video`` (replayed at its end with ``loop``; ``realtime``
+    One source: ``camera`` (an index or picam; ``camera_size`` and ``fps`` ask it for frames of that size and
+    rate, None: its own, picam PICAM_SIZE), ``video`` (replayed at its end with ``loop``; ``realtime``
     plays it at its own frame rate, None: with ``loop`` or ``serve``), ``image`` or ``folder``. ``model`` is a
     shipped model's name or a .tflite file, run with ``threads`` (on an Edge TPU with ``edgetpu``);
     ``largest`` keeps the largest face, ``mirror`` averages each face with its mirror image. A camera or
@@ -181,6 +193,8 @@ class RunSettings:
     """
 
     camera: str | None = None
+    camera_size: tuple[int, int] | None = None
+    fps: float | None = None
     video: Path | None = None
     image: Path | None = None
     folder: Path | None = None
@@ -205,3 +219,13 @@ class RunSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.calibrate_seconds <= 60.0:
             raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {self.calibrate_seconds}")
+        if (self.camera_size is not None or self.fps is not None) and self.camera is None:
+            raise EdgeEmotionError("--camera-size and --fps set up a camera: use them with --camera N or picam")
+        if self.camera_size is not None and not all(MIN_SIDE <= side <= MAX_CAMERA_SIDE for side in self.camera_size):
+            width, height = self.camera_size
+            raise EdgeEmotionError(
+                f"--camera-size {width}x{height} is out of range; each side {MIN_SIDE} to {MAX_CAMERA_SIDE} px, "
+                f"e.g. {PICAM_SIZE[0]}x{PICAM_SIZE[1]}"
+            )
+        if self.fps is not None and not (math.isfinite(self.fps) and 0.0 < self.fps <= MAX_CAMERA_FPS):
+            raise EdgeEmotionError(f"--fps {self.fps:g} is out of range; use more than 0 and up to {MAX_CAMERA_FPS:g}")
