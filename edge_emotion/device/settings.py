@@ -43,6 +43,8 @@ PICAM_SIZE = (640, 480)  # the Pi camera module's frames when no --camera-size i
 MAX_CAMERA_SIDE = 8192
 MAX_CAMERA_FPS = 240.0
 THREADS = 2  # interpreter threads
+BENCH_SECONDS = 4.0  # edge-emotion bench's measuring, all stages together, about
+BENCH_THREADS = 4  # and the interpreter threads it tries, 1 to this many
 
 
 class Scores(NamedTuple):
