@@ -23,6 +23,7 @@ Pi / here ratio as YuNet's 320x240 search.
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -33,6 +34,7 @@ from pipeline_faithfulness import HEIGHT, WIDTH, backgrounds, match
 from edge_emotion.data import load_faces
 from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.regions import Regions, RegionSearch
+from edge_emotion.device.settings import FULL_WIDTH, as_json
 from edge_emotion.device.sources import open_video
 from edge_emotion.shipped import shipped_model
 
@@ -42,12 +44,12 @@ KINDS = ("drift", "small", "scale", "turn", "enter_leave", "two")
 SETTINGS = (
     ("every_frame_320", None),
     ("regions", Regions()),
-    ("regions_every_5", Regions(every=5)),
-    ("regions_every_20", Regions(every=20)),
-    ("regions_window_128", Regions(window=128)),
-    ("regions_window_224", Regions(window=224)),
-    ("regions_full_480", Regions(full_width=480)),
-    ("regions_128_full_480", Regions(window=128, full_width=480)),
+    ("regions_window_every_1", Regions(window_every=1)),
+    ("regions_window_every_3", Regions(window_every=3)),
+    ("regions_window_96_margin_1.5", Regions(window=96, margin=1.5)),
+    ("regions_full_320", Regions(full_width=320)),
+    ("regions_every_15", Regions(every=15)),
+    ("regions_160_640_every_10", Regions(every=10, full_width=640, window=160, window_every=1)),
 )
 PI4_US_PER_PIXEL = (5.4 / (160 * 120) + 21.0 / (320 * 240)) / 2 * 1000
 PI4_YUNET_320_MS = 21.0
@@ -180,15 +182,20 @@ class Tally:
         }
 
 
+def full_width(regions: Regions) -> int:
+    """The width a full search asks for (the detector here has no ``detect_width`` of its own)."""
+    return regions.full_width or FULL_WIDTH
+
+
 def pi4_estimate(figures: dict, settings: dict, here_yunet_320_ms: float, frame: tuple[int, int]) -> dict:
     """Detect and detect + classify ms a frame on a Pi 4, and the frames per second of compute that leaves."""
     regions = settings
     if regions is None:
         pixels = 320 * 240 * frame[1] / HEIGHT * frame[0] / WIDTH
     else:
-        full_width = min(frame[0], regions.full_width or 640)
-        pixels = figures["windows_per_frame"] * regions.window**2 + figures["full_search_share"] * full_width * (
-            full_width * frame[1] / frame[0]
+        full = min(frame[0], full_width(regions))
+        pixels = figures["windows_per_frame"] * regions.window**2 + figures["full_search_share"] * full * (
+            full * frame[1] / frame[0]
         )
     detect = pixels * PI4_US_PER_PIXEL / 1000
     classify = figures["classify_ms_median"] * PI4_YUNET_320_MS / here_yunet_320_ms
@@ -275,10 +282,7 @@ def main() -> None:
     for name, tally in tallies.items():
         entry = tally.figures(searches[name] if searches[name]["frames"] else None)
         regions = settings[name]
-        entry["settings"] = None if regions is None else {
-            "every": regions.every, "full_width": regions.full_width or 640, "window": regions.window,
-            "margin": regions.margin,
-        }  # fmt: skip
+        entry["settings"] = None if regions is None else as_json(replace(regions, full_width=full_width(regions)))
         figures["settings"][name] = entry
     here_320 = figures["settings"]["every_frame_320"]["detect_ms_median"]
     for name, entry in figures["settings"].items():

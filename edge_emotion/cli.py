@@ -12,6 +12,8 @@ from typer.core import TyperCommand, TyperGroup
 
 from edge_emotion import __version__
 from edge_emotion.device.settings import (
+    BENCH_SECONDS,
+    BENCH_THREADS,
     DETECT_WIDTH,
     DETECTOR_SCORES,
     FULL_WIDTH,
@@ -19,11 +21,13 @@ from edge_emotion.device.settings import (
     PHOTO_SCALES,
     PHOTO_TILT,
     PHOTO_WIDTH,
+    PICAM_SIZE,
     DetectorSettings,
     Outputs,
     Regions,
     RunSettings,
     Steadiness,
+    parse_size,
 )
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.distribute import PEER_TIMEOUT
@@ -387,6 +391,38 @@ def models_command() -> None:
     print_models(installed_models())
 
 
+@app.command("bench", cls=Command)
+def bench_command(
+    seconds: Annotated[
+        float, typer.Option(min=0.1, max=600.0, help="About how long to measure, all stages together.")
+    ] = BENCH_SECONDS,
+    threads: Annotated[
+        int, typer.Option(min=1, max=64, help="Classify with 1 to this many interpreter threads.")
+    ] = BENCH_THREADS,
+    video: Annotated[
+        Path | None, typer.Option(help="Time capture from this video (default: synthetic frames).")
+    ] = None,
+    camera: Annotated[str | None, typer.Option(help="Time capture from this camera (an index or picam).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Per-stage median and p95 ms on this machine (capture, detect full and in a region, align, classify fast and
+    accurate with 1..N threads), and FPS with one and four faces: run it on a Pi to see where a frame's time goes."""
+    import json
+
+    from edge_emotion.console import print_bench
+    from edge_emotion.device.bench import run_bench
+
+    with user_errors():
+        if video is not None and camera is not None:
+            raise EdgeEmotionError("give one of --video and --camera (or neither: synthetic frames)")
+        result = run_bench(seconds=seconds, threads=threads, video=video, camera=camera)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        print_bench(result)
+
+
 @app.command("run", cls=Command)
 def run_command(
     camera: Annotated[
@@ -396,6 +432,25 @@ def run_command(
             rich_help_panel="Source (one is required)",
         ),
     ] = RunSettings.camera,
+    camera_size: Annotated[
+        str | None,
+        typer.Option(
+            "--camera-size",
+            help=f"With --camera: ask the camera for frames of this size (default: its own; picam "
+            f"{PICAM_SIZE[0]}x{PICAM_SIZE[1]}). An error, saying what it chose, where it cannot.",
+            metavar="WxH",
+            show_default=False,
+            rich_help_panel="Source (one is required)",
+        ),
+    ] = RunSettings.camera_size,
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            help="With --camera: ask the camera for this many frames a second (default: its own). An error, "
+            "saying what it chose, where it cannot.",
+            rich_help_panel="Source (one is required)",
+        ),
+    ] = RunSettings.fps,
     video: Annotated[
         Path | None, typer.Option(help="A video file.", rich_help_panel="Source (one is required)")
     ] = RunSettings.video,
@@ -487,7 +542,7 @@ def run_command(
             "--track-regions/--no-track-regions",
             help="Camera and video: follow each face in a small window around where it was and search the whole "
             f"frame only every --full-search-every frames (at --detect-width, default up to {FULL_WIDTH}): finds "
-            f"small faces a whole search at {DETECT_WIDTH} misses, for about 1.3x its cost per frame "
+            f"more small faces than a whole search at {DETECT_WIDTH}, for about half its cost per frame "
             "(benchmarks/stream_tracking.py). "
             f"Off: every frame is searched whole (at --detect-width, default {DETECT_WIDTH}).",
         ),
@@ -590,7 +645,8 @@ def run_command(
         if warning:
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
         settings = RunSettings(
-            camera=camera, video=video, image=image, folder=folder, loop=loop, realtime=realtime, model=model,
+            camera=camera, camera_size=None if camera_size is None else parse_size(camera_size), fps=fps,
+            video=video, image=image, folder=folder, loop=loop, realtime=realtime, model=model,
             threads=threads, edgetpu=edgetpu,
             detector=DetectorSettings(
                 name=detector, min_face=min_face, min_score=min_score, detect_width=detect_width, tilt=tilt

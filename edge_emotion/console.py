@@ -87,3 +87,19 @@ def print_conversion(metadata: ModelMetadata, report: dict) -> None:
         f"Edge TPU ready: {report['edgetpu_ready']} (float tensors: {len(report['float_tensors'])}, "
         f"dynamic shapes: {len(report['dynamic_shapes'])})"
     )
+
+
+def print_bench(result: dict) -> None:
+    """``edge-emotion bench``'s figures: one row a stage, then the frame rates and the machine."""
+    table = Table(title="edge-emotion bench")
+    for column in ("stage", "threads", "median ms", "p95 ms", "runs"):
+        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=True)
+    for row in result["stages"]:
+        threads = "" if row["threads"] is None else str(row["threads"])
+        table.add_row(row["stage"], threads, f"{row['median_ms']:.2f}", f"{row['p95_ms']:.2f}", str(row["runs"]))
+    console.print(table)
+    console.print("FPS of compute (capture + full search + align and classify fast, best threads): " + ", ".join(
+        f"{faces}: {fps:g}" for faces, fps in result["fps"].items()
+    ))  # fmt: skip
+    console.print(f"frames: {result['source']}")
+    console.print("machine: " + ", ".join(f"{key} {value}" for key, value in result["machine"].items()))

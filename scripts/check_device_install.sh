@@ -28,5 +28,8 @@ awk '/^### Python API/{on=1} on && /^```python/{code=1; next} code && /^```/{exi
 (cd "$work" && "$work/device/bin/python" example.py) | tee "$work/example.out"
 [ -s "$work/example.out" ]
 
+# The board's own figures, briefly: every stage runs from the wheel alone.
+"$work/device/bin/edge-emotion" bench --seconds 1 --threads 1 --json | grep -q '"fps"'
+
 size=$(du -sm "$work/device" | cut -f1)
 echo "device install OK: $(ls "$work"/dist) in a fresh venv, ${size} MB installed (no TensorFlow)"

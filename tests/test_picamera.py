@@ -21,17 +21,23 @@ class FakePicamera2:
     """picamera2.Picamera2's calls used by the source; frames are RGB with a pure red corner."""
 
     instances: ClassVar[list["FakePicamera2"]] = []
+    camera_controls: ClassVar[dict] = {"FrameDurationLimits": (16_666, 1_000_000, 33_333)}  # 1 to 60 FPS
 
     def __init__(self) -> None:
         self.config: dict | None = None
         self.started = self.closed = False
         FakePicamera2.instances.append(self)
 
-    def create_video_configuration(self, main: dict) -> dict:
-        return {"main": main}
+    def create_video_configuration(self, main: dict, controls: dict) -> dict:
+        return {"main": main, "controls": controls}
 
     def configure(self, config: dict) -> None:
-        self.config = config
+        width, height = config["main"]["size"]
+        # as libcamera aligns a size its hardware cannot give: width to 64 px here
+        self.config = {**config, "main": {**config["main"], "size": (width // 64 * 64, height)}}
+
+    def camera_configuration(self) -> dict:
+        return self.config
 
     def start(self) -> None:
         self.started = True
@@ -96,3 +102,30 @@ def test_picam_without_picamera2_says_how_to_install(monkeypatch: pytest.MonkeyP
 def test_bad_camera_name(int8_model: Path) -> None:
     result = runner.invoke(app, ["run", "--camera", "front", "--model", str(int8_model)])
     assert result.exit_code == 1 and "camera index" in result.output
+
+
+def test_picam_takes_the_size_and_rate_asked(fake_picamera2: type[FakePicamera2]) -> None:
+    source = open_camera("picam", (1280, 720), 50)
+    assert next(iter(source.frames())).image.shape == (720, 1280, 3)
+    assert fake_picamera2.instances[0].config["controls"] == {"FrameRate": 50}
+    source.close()
+
+
+@pytest.mark.parametrize(
+    ("size", "fps", "said"),
+    [
+        ((1000, 600), None, "camera picam cannot give 1000x600; it chose 960x600: use --camera-size 960x600, or"),
+        (
+            (640, 480),
+            120,
+            "camera picam cannot give 120 FPS; it chose 640x480 at 60 FPS: use --camera-size 640x480 --fps 60, or",
+        ),
+    ],
+)
+def test_picam_refuses_what_it_cannot_do_saying_what_it_chose(
+    fake_picamera2: type[FakePicamera2], int8_model: Path, size: tuple[int, int], fps: float | None, said: str
+) -> None:
+    flags = ["--camera-size", f"{size[0]}x{size[1]}", *(["--fps", str(fps)] if fps else [])]
+    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model), *flags])
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and said in result.output, result.output
+    assert fake_picamera2.instances[0].closed and not fake_picamera2.instances[0].started

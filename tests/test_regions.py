@@ -61,7 +61,8 @@ def test_the_same_faces_with_a_fraction_of_the_full_searches() -> None:
     assert all(faces[0].landmarks is not None for faces in found["tracked"])  # fresh landmarks for the alignment
     search = tracked.search
     assert isinstance(search, RegionSearch) and search.frames == 40
-    assert search.full_searches == 4  # frames 0, 10, 20, 30
+    assert search.full_searches == 2  # frames 0 and 30
+    assert search.windows < 25  # a followed face's window every other frame
     assert {faces[0].id for faces in found["tracked"]} == {1}  # one id throughout
 
 
@@ -77,7 +78,7 @@ def test_a_new_face_appears_within_n_frames() -> None:
 
 
 def test_a_lost_face_triggers_a_full_search_and_a_hunt() -> None:
-    search = RegionSearch(YuNetDetector(), Regions(every=50))
+    search = RegionSearch(YuNetDetector(), Regions(every=50, window_every=1))
     for index in range(5):
         search.detect(scene((60 + index, 80, 130)))
     assert search.full_searches == 1 and not search.last_full
@@ -93,6 +94,21 @@ def test_a_lost_face_triggers_a_full_search_and_a_hunt() -> None:
     assert empty == [[]] * (HUNT + 3)
     # Gone: a full search at once, then every frame while the tracker would keep its id, then none.
     assert search.full_searches - fulls == 1 + HUNT
+
+
+def test_a_followed_face_moves_on_between_its_windows() -> None:
+    search = RegionSearch(YuNetDetector(), Regions(every=50, window_every=2))
+    frames = drifting(12)
+    found = [search.detect(frame) for frame in frames]
+    assert search.full_searches == 1 and search.windows == 6  # frames 1 and 2, then every other frame
+    assert all(len(faces) == 1 and near(faces[0].box, 60 + 3 * i, 80 + i, 130) for i, faces in enumerate(found))
+    (x, y, _, _), (x2, y2, _, _) = found[4][0].box, found[5][0].box  # a window, then moved on by 3 and 1 px
+    assert abs(x2 - x - 3) <= 1 and abs(y2 - y - 1) <= 1
+    assert found[5][0].landmarks[0][0] - found[4][0].landmarks[0][0] == pytest.approx(x2 - x, abs=1)
+    # A face only just found that its window loses is dropped, without a full search: a false face often is.
+    search = RegionSearch(YuNetDetector(), Regions(every=50))
+    search.detect(frames[0])
+    assert search.detect(scene()) == [] and search.full_searches == 1
 
 
 def test_ids_stay_through_region_tracking_and_full_searches() -> None:

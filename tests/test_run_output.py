@@ -4,7 +4,10 @@ These use the shipped model (no training): what matters here is the loop's plumb
 
 import itertools
 import json
+import logging
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -16,10 +19,12 @@ from typer.testing import CliRunner
 
 import edge_emotion.device.live as live_module
 import edge_emotion.device.loop as loop_module
+import edge_emotion.device.outputs as outputs
 from edge_emotion.cli import app
 from edge_emotion.device.loop import run_loop
 from edge_emotion.device.recognizer import EmotionRecognizer, Face
 from edge_emotion.device.settings import Outputs
+from edge_emotion.device.sources import open_video
 from edge_emotion.device.stats import LabelTimes, describe
 
 runner = CliRunner()
@@ -150,3 +155,56 @@ def test_quiet_prints_no_events_and_no_human_summary(astronaut: Path, tmp_path: 
     assert result.stdout == "" and len(read_events(events)) == 1
     result = runner.invoke(app, ["run", "--image", str(tmp_path / "absent.png"), "--quiet"])
     assert_one_error(result, "image not found")  # errors still print
+
+
+@pytest.fixture
+def probe_again() -> Iterator[None]:
+    """The H.264 probe runs afresh in the test, and afterwards for the next."""
+    outputs.encodes_h264.cache_clear()
+    yield
+    outputs.encodes_h264.cache_clear()
+
+
+@pytest.mark.usefixtures("probe_again")
+@pytest.mark.parametrize("h264", [True, False])
+def test_an_mp4_is_h264_where_opencv_encodes_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, h264: bool) -> None:
+    class Writer:
+        """cv2.VideoWriter with an H.264 encoder or without."""
+
+        def __init__(self, path: str, fourcc: int, fps: float, size: tuple[int, int]) -> None:
+            self.path, self.fourcc = path, fourcc
+            made.append(self)
+
+        def isOpened(self) -> bool:
+            return h264 or self.fourcc != cv2.VideoWriter_fourcc(*"avc1")
+
+        def write(self, image: np.ndarray) -> None:
+            Path(self.path).write_bytes(b"frame")
+
+        def release(self) -> None:
+            pass
+
+    made: list[Writer] = []
+    monkeypatch.setattr(cv2, "VideoWriter", Writer)
+    assert outputs.encodes_h264() is h264
+    output = outputs.AnnotatedOutput(tmp_path / "out.mp4", "video", 10)
+    output._open_video(64, 48)
+    output.stack.pop_all()  # nothing was written to check
+    assert made[-1].fourcc == cv2.VideoWriter_fourcc(*("avc1" if h264 else "mp4v"))
+
+
+def test_an_mp4_without_h264_says_once_how_to_convert(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(outputs, "encodes_h264", lambda: False)
+    video = write_video(tmp_path / "in.avi", 3, np.full((120, 160, 3), 90, np.uint8))
+    out = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING, logger=outputs.__name__):
+        run_loop(open_video(video), EmotionRecognizer(track=True), Outputs(save=out, events=Path(os.devnull)))
+    said = [r.getMessage() for r in caplog.records if r.name == outputs.__name__]
+    assert len(said) == 1 and "has the mp4v encoder but no H.264 (avc1) one" in said[0]
+    assert f"ffmpeg -i {out} -c:v libx264 {tmp_path / 'out-h264.mp4'}" in said[0]
+    capture = cv2.VideoCapture(str(out))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    assert int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little") == b"FMP4"  # as FFmpeg names mp4v
+    capture.release()

@@ -25,6 +25,7 @@ from edge_emotion.device.settings import (
     Regions,
     RunSettings,
     Steadiness,
+    parse_size,
 )
 from edge_emotion.errors import EdgeEmotionError
 
@@ -34,7 +35,8 @@ PACKAGE = Path(edge_emotion.__file__).parent
 
 # Each run option's default, as the code defines it (options the settings do not hold are absent).
 CODE_DEFAULTS = {
-    "camera": RunSettings.camera, "video": RunSettings.video, "image": RunSettings.image, "folder": RunSettings.folder,
+    "camera": RunSettings.camera, "camera_size": RunSettings.camera_size, "fps": RunSettings.fps,
+    "video": RunSettings.video, "image": RunSettings.image, "folder": RunSettings.folder,
     "model": RunSettings.model, "loop": RunSettings.loop, "realtime": RunSettings.realtime,
     "threads": RunSettings.threads, "edgetpu": RunSettings.edgetpu, "detector": DetectorSettings.name,
     "detect_width": DetectorSettings.detect_width, "tilt": DetectorSettings.tilt,
@@ -106,6 +108,12 @@ def test_no_function_outside_the_cli_takes_more_than_twelve_parameters() -> None
         (lambda: Steadiness(hysteresis=1.0), "hysteresis must be within 0..1"),
         (lambda: Outputs(events_mode="some"), "unknown --events-mode 'some'"),
         (lambda: RunSettings(calibrate_seconds=61), "--calibrate takes 0 to 60 seconds"),
+        (lambda: RunSettings(camera="0", camera_size=(0, 0)), "--camera-size 0x0 is out of range"),
+        (lambda: RunSettings(camera="0", fps=-1), "--fps -1 is out of range"),
+        (lambda: RunSettings(camera="0", fps=float("nan")), "--fps nan is out of range"),
+        (lambda: RunSettings(video=Path("a.mp4"), fps=10), "use them with --camera"),
+        (lambda: parse_size("abc"), "--camera-size 'abc': give WIDTHxHEIGHT"),
+        (lambda: Regions(window_every=0), "a window every 1 to"),
     ],
 )
 def test_settings_check_themselves_when_made(make: object, message: str) -> None:

@@ -59,7 +59,7 @@ def run_live(settings: RunSettings, *, token: str | None = None, mqtt_password: 
         with opencv_quiet():
             source = open_source(
                 camera=settings.camera, video=settings.video, image=settings.image, folder=settings.folder,
-                loop=settings.loop, realtime=paced,
+                loop=settings.loop, realtime=paced, camera_size=settings.camera_size, fps=settings.fps,
             )  # fmt: skip
         stack.callback(source.close)
         server = None

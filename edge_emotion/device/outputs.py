@@ -1,8 +1,11 @@
 """Where annotated frames go: an image file, a folder of images, or a video file."""
 
 import contextlib
+import functools
+import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -13,8 +16,27 @@ from edge_emotion.device.sources import Frame, open_folder, opencv_quiet
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import IMAGE_SUFFIXES
 
+log = logging.getLogger(__name__)
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 VIDEO_SIDES = {"mp4v": (2, 8191), "MJPG": (1, 65500)}  # the frame sides, in px, each codec encodes (FFmpeg's)
+H264 = "avc1"  # what browsers play in an .mp4, where OpenCV's FFmpeg has an encoder for it
+
+
+@functools.cache
+def encodes_h264() -> bool:
+    """Whether this OpenCV build writes H.264 (avc1) into an .mp4: pip's wheels cannot, a Pi's FFmpeg can have
+    the hardware encoder. A one-frame test write into a temporary file, a few ms once a process."""
+    with tempfile.TemporaryDirectory() as folder, opencv_quiet():
+        path = os.path.join(folder, "probe.mp4")
+        try:
+            writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*H264), 10, (64, 64))
+        except cv2.error:
+            return False
+        opened = writer.isOpened()
+        if opened:
+            writer.write(np.zeros((64, 64, 3), np.uint8))
+        writer.release()
+        return opened and os.path.getsize(path) > 0
 
 
 def check_target(target: Path, source_kind: str) -> None:
@@ -144,9 +166,22 @@ class AnnotatedOutput:
         with write_errors(self.target):  # the folder's own refusal, with its reason, before the codec's
             temporary.open("wb").close()
         codec = VIDEO_CODECS[self.target.suffix.lower()]
+        mp4 = self.target.suffix.lower() == ".mp4"
         with opencv_quiet():  # FFmpeg's "dimensions too large for MPEG-4": the error below says why
+            if mp4 and encodes_h264():
+                self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*H264), self.fps, (width, height))
+                if self.writer.isOpened():
+                    self.stack.callback(self._release)
+                    return
             self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*codec), self.fps, (width, height))
         self.stack.callback(self._release)
+        if mp4 and self.writer.isOpened():
+            log.warning(
+                "%s is saved as MPEG-4 Part 2, which browsers do not play: this OpenCV has the %s encoder but no "
+                "H.264 (%s) one%s; convert it with: ffmpeg -i %s -c:v libx264 %s",
+                self.target, codec, H264, " for this frame size" if encodes_h264() else "",
+                self.target, self.target.with_name(f"{self.target.stem}-h264.mp4"),
+            )  # fmt: skip
         if not self.writer.isOpened():
             raise EdgeEmotionError(f"cannot write video {self.target}: {refusal(codec, width, height, self.fps)}")
 

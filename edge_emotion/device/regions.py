@@ -6,11 +6,14 @@ again each time pays for pixels where no face is, and at the narrow width that m
 small faces are missed. Instead each face found is searched again in the next frame in a square
 window ``margin`` times its size around its last box, resized to ``window`` px a side (the face
 about ``window / margin`` px there, large enough for the detector whatever its size in the frame),
-which gives a fresh box and landmarks for the alignment. The whole frame is searched, at
+which gives a fresh box and landmarks for the alignment. A face followed for a few frames is searched
+in its window only every ``window_every`` frames; on the frames between, its last box and landmarks move
+on as it was moving (a tracker coasting between detections). The whole frame is searched, at
 ``full_width`` (wider than an every-frame search can afford), every ``every`` frames, so new faces
-appear within that many frames, and at once whenever a window loses its face; a face that was
-followed for a few frames and is lost is then searched for on each frame as long as the tracker keeps
-its id. Between full searches a frame with no face to follow costs nothing.
+appear within that many frames, and at once whenever a window loses a followed face; a face only just
+found that its window loses is dropped without one (false faces often are; a real one is found again by
+the next full search). A followed face that is lost makes every frame a full search as long as the
+tracker keeps its id. Between full searches a frame with no face to follow costs nothing.
 See ``benchmarks/stream_tracking.py`` for the defaults.
 """
 
@@ -32,8 +35,11 @@ DEFAULT_REGIONS = Regions()
 
 @dataclass
 class Region:
-    box: Box  # where the face was last found, frame pixels
-    frames: int = 1  # frames in a row it was found
+    box: Box  # where the face is taken to be, frame pixels
+    searched: Detection  # what the last search that found it found
+    frames: int = 1  # frames in a row it was found (or moved on)
+    motion: tuple[float, float] = (0.0, 0.0)  # px a frame, between the last two searches that found it
+    since: int = 0  # frames since that search (moved on, not searched)
 
 
 def same_face(box: Box, other: Box) -> bool:
@@ -41,6 +47,16 @@ def same_face(box: Box, other: Box) -> bool:
     centre, and half to twice its width."""
     distance = math.hypot(box[0] + box[2] / 2 - other[0] - other[2] / 2, box[1] + box[3] / 2 - other[1] - other[3] / 2)
     return distance < 0.5 * max(box[2], box[3]) and 0.5 < other[2] / max(box[2], 1) < 2.0
+
+
+def moved(region: Region) -> Detection:
+    """``region``'s face where it is taken to be on the next frame: its last search's box and landmarks moved on
+    as it was moving."""
+    steps = region.since + 1
+    dx, dy = region.motion[0] * steps, region.motion[1] * steps
+    (x, y, w, h), points = region.searched.box, region.searched.landmarks
+    landmarks = None if points is None else tuple((px + dx, py + dy) for px, py in points)
+    return Detection((round(x + dx), round(y + dy), w, h), region.searched.score, landmarks)
 
 
 class RegionSearch:
@@ -69,11 +85,21 @@ class RegionSearch:
         ratio = min(1.0, (chosen or FULL_WIDTH) / width)
         return max(ratio, MIN_SIDE / min(width, height))
 
+    def coasts(self, region: Region, width: int, height: int) -> Detection | None:
+        """``region``'s face moved on without a search, when it was followed for a few frames, its window is not
+        due (``window_every``) and it stays inside the frame; else None."""
+        if region.frames < FOLLOWED or region.since + 1 >= self.settings.window_every:
+            return None
+        guess = moved(region)
+        x, y, w, h = guess.box
+        return guess if x >= 0 and y >= 0 and x + w <= width and y + h <= height else None
+
     def detect(self, frame: np.ndarray) -> list[Detection]:
         height, width = frame.shape[:2]
         self.frames += 1
         self.last_full = self.since_full >= self.settings.every or self.hunt > 0
         found: list[Detection] = []
+        coasted: dict[int, Region] = {}  # id() of a face moved on without a search -> its region
         if self.last_full:
             found = self.full(frame, width, height)
             for region in self.regions:  # a face the full search missed: its window may still see it
@@ -82,18 +108,31 @@ class RegionSearch:
         else:
             lost = False
             for region in self.regions:
+                guess = self.coasts(region, width, height)
+                if guess is not None:
+                    coasted[id(guess)] = region
+                    found.append(guess)
+                    continue
                 seen = self.follow(frame, region)
                 found += seen
-                lost = lost or not seen
-            if lost:  # a window lost its face: it moved fast, turned, or left; the whole frame says which
+                # a followed face lost: it moved fast, turned, or left; the whole frame says which. A face only
+                # just found is dropped: a false face often is, and the next full search finds a real one again.
+                lost = lost or (not seen and region.frames >= FOLLOWED)
+            if lost:
                 self.last_full = True
                 found += [d for d in self.full(frame, width, height) if not any(same_face(f.box, d.box) for f in found)]
         found = self.distinct(found)
         self.hunt = max(0, self.hunt - 1)
         regions = []
         for detection in found:
+            if id(detection) in coasted:
+                before = coasted[id(detection)]
+                regions.append(
+                    Region(detection.box, before.searched, before.frames + 1, before.motion, before.since + 1)
+                )
+                continue
             before = next((r for r in self.regions if same_face(r.box, detection.box)), None)
-            regions.append(Region(detection.box, 1 if before is None else before.frames + 1))
+            regions.append(Region(detection.box, detection) if before is None else followed(before, detection))
         if any(r.frames >= FOLLOWED and not any(same_face(r.box, d.box) for d in found) for r in self.regions):
             self.hunt = HUNT
         self.regions = regions
@@ -125,6 +164,15 @@ class RegionSearch:
             return found
         keep = cv2.dnn.NMSBoxes([list(d.box) for d in found], [d.score for d in found], 0.0, NMS_IOU)
         return sorted((found[i] for i in np.ravel(keep)), key=lambda d: -d.score)
+
+
+def followed(before: Region, detection: Detection) -> Region:
+    """The region of a face a search found again where ``before`` was: its motion a frame since that region's
+    last search."""
+    steps = before.since + 1
+    (x, y, w, h), (px, py, pw, ph) = detection.box, before.searched.box
+    motion = ((x + w / 2 - px - pw / 2) / steps, (y + h / 2 - py - ph / 2) / steps)
+    return Region(detection.box, detection, before.frames + 1, motion)
 
 
 def window_search(detector: ScaledDetector, frame: np.ndarray, box: Box, regions: Regions) -> list[Detection]:

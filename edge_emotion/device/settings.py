@@ -28,14 +28,23 @@ MIN_DETECT_WIDTH = 32
 MIN_SIDE = 33
 MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 
-FULL_SEARCH_EVERY = 10  # frames between full searches: see benchmarks/stream_tracking.py
+# Region tracking's defaults, the cheapest that keep small faces and the real clip's labels: see
+# benchmarks/stream_tracking.py
+FULL_SEARCH_EVERY = 30  # frames between full searches: a new face appears within a second at 30 FPS
 MAX_FULL_SEARCH_EVERY = 1000
-FULL_WIDTH = 640  # a full search's width (never wider than the frame): see benchmarks/stream_tracking.py
-WINDOW = 160  # a window's side in the detector's input, px
+FULL_WIDTH = 480  # a full search's width (never wider than the frame)
+WINDOW = 128  # a window's side in the detector's input, px: at 96 YuNet misses faces a window holds
 MARGIN = 2.0  # a window's side, in face widths
+WINDOW_EVERY = 2  # frames between a followed face's windows; between, it moves as it was moving
+MAX_WINDOW_EVERY = 10
 
 EVENT_MODES = ("frames", "changes", "all")
+PICAM_SIZE = (640, 480)  # the Pi camera module's frames when no --camera-size is given
+MAX_CAMERA_SIDE = 8192
+MAX_CAMERA_FPS = 240.0
 THREADS = 2  # interpreter threads
+BENCH_SECONDS = 4.0  # edge-emotion bench's measuring, all stages together, about
+BENCH_THREADS = 4  # and the interpreter threads it tries, 1 to this many
 
 
 class Scores(NamedTuple):
@@ -53,6 +62,14 @@ def check_mode(mode: str) -> None:
     """One of EVENT_MODES: which lines a run's events hold (frames, changes or all)."""
     if mode not in EVENT_MODES:
         raise EdgeEmotionError(f"unknown --events-mode {mode!r}; use one of {', '.join(EVENT_MODES)}")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``--camera-size WIDTHxHEIGHT`` as (width, height); anything else is an error that shows the form."""
+    width, x, height = text.strip().lower().partition("x")
+    if not (x and width.isascii() and width.isdigit() and height.isascii() and height.isdigit()):
+        raise EdgeEmotionError(f"--camera-size {text!r}: give WIDTHxHEIGHT in pixels, e.g. 640x480")
+    return int(width), int(height)
 
 
 def as_json(settings: object) -> dict:
@@ -112,12 +129,14 @@ class Steadiness:
 class Regions:
     """How a stream is searched: the whole frame every ``every`` frames at ``full_width`` px (None: the
     detector's own ``detect_width`` when one was given, else FULL_WIDTH; never wider than the frame), and
-    each face in a ``window`` px window ``margin`` times its size between."""
+    each face in a ``window`` px window ``margin`` times its size between, a face followed for a few frames
+    only every ``window_every`` frames (moved as it was moving on the frames between)."""
 
     every: int = FULL_SEARCH_EVERY
     full_width: int | None = None
     window: int = WINDOW
     margin: float = MARGIN
+    window_every: int = WINDOW_EVERY
 
     def __post_init__(self) -> None:
         if (
@@ -135,6 +154,8 @@ class Regions:
             raise EdgeEmotionError(f"a window's side must be {MIN_SIDE} to 640 px, got {self.window}")
         if not (math.isfinite(self.margin) and 1.2 <= self.margin <= 4.0):
             raise EdgeEmotionError(f"a window's margin must be 1.2 to 4 face widths, got {self.margin}")
+        if not 1 <= self.window_every <= MAX_WINDOW_EVERY:
+            raise EdgeEmotionError(f"a window every 1 to {MAX_WINDOW_EVERY} frames, got {self.window_every}")
 
 
 @dataclass(frozen=True)
@@ -162,7 +183,8 @@ class RunSettings:
     """Everything ``edge-emotion run`` does, but its secrets (the server's token, the broker's password),
     which are passed apart so that no record of the run holds them.
 
-    One source: ``camera`` (an index or picam), ``video`` (replayed at its end with ``loop``; ``realtime``
+    One source: ``camera`` (an index or picam; ``camera_size`` and ``fps`` ask it for frames of that size and
+    rate, None: its own, picam PICAM_SIZE), ``video`` (replayed at its end with ``loop``; ``realtime``
     plays it at its own frame rate, None: with ``loop`` or ``serve``), ``image`` or ``folder``. ``model`` is a
     shipped model's name or a .tflite file, run with ``threads`` (on an Edge TPU with ``edgetpu``);
     ``largest`` keeps the largest face, ``mirror`` averages each face with its mirror image. A camera or
@@ -173,6 +195,8 @@ class RunSettings:
     """
 
     camera: str | None = None
+    camera_size: tuple[int, int] | None = None
+    fps: float | None = None
     video: Path | None = None
     image: Path | None = None
     folder: Path | None = None
@@ -197,3 +221,13 @@ class RunSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.calibrate_seconds <= 60.0:
             raise EdgeEmotionError(f"--calibrate takes 0 to 60 seconds, got {self.calibrate_seconds}")
+        if (self.camera_size is not None or self.fps is not None) and self.camera is None:
+            raise EdgeEmotionError("--camera-size and --fps set up a camera: use them with --camera N or picam")
+        if self.camera_size is not None and not all(MIN_SIDE <= side <= MAX_CAMERA_SIDE for side in self.camera_size):
+            width, height = self.camera_size
+            raise EdgeEmotionError(
+                f"--camera-size {width}x{height} is out of range; each side {MIN_SIDE} to {MAX_CAMERA_SIDE} px, "
+                f"e.g. {PICAM_SIZE[0]}x{PICAM_SIZE[1]}"
+            )
+        if self.fps is not None and not (math.isfinite(self.fps) and 0.0 < self.fps <= MAX_CAMERA_FPS):
+            raise EdgeEmotionError(f"--fps {self.fps:g} is out of range; use more than 0 and up to {MAX_CAMERA_FPS:g}")

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_emotion.device.image_header import image_size
-from edge_emotion.device.settings import MIN_SIDE
+from edge_emotion.device.settings import MIN_SIDE, PICAM_SIZE
 from edge_emotion.errors import EdgeEmotionError, missing_extra
 from edge_emotion.preprocess import IMAGE_SUFFIXES
 from edge_emotion.quiet import native_output_hidden, verbose
@@ -242,15 +242,33 @@ class PicameraCapture:
     loop expects.
     """
 
-    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
+    def __init__(self, size: tuple[int, int] | None = None, fps: float | None = None) -> None:
         try:
             from picamera2 import Picamera2
         except ImportError:
             raise missing_extra("picamera2", "picamera") from None
         self.camera = Picamera2()
-        self.camera.configure(self.camera.create_video_configuration(main={"size": size, "format": "BGR888"}))
-        self.camera.start()
         self.opened = True
+        main = {"size": size or PICAM_SIZE, "format": "BGR888"}
+        controls = {} if fps is None else {"FrameRate": fps}
+        try:
+            self.camera.configure(self.camera.create_video_configuration(main=main, controls=controls))
+            chosen = tuple(self.camera.camera_configuration()["main"]["size"])
+            rate = None  # the nearest rate it can do to the one asked
+            if fps is not None:
+                shortest, longest = self.camera.camera_controls["FrameDurationLimits"][:2]  # microseconds
+                rate = min(max(fps, 1e6 / longest), 1e6 / shortest)
+            refused(
+                "picam",
+                size if size is not None and chosen != tuple(size) else None,
+                fps if rate is not None and abs(rate - fps) > 0.01 * fps else None,
+                chosen,
+                rate,
+            )
+        except BaseException:
+            self.release()
+            raise
+        self.camera.start()
 
     def isOpened(self) -> bool:
         return self.opened
@@ -272,27 +290,68 @@ class PicameraCapture:
             self.opened = False
 
 
+def refused(
+    name: str, size: tuple[int, int] | None, fps: float | None, chosen: tuple[int, int], rate: float | None
+) -> None:
+    """An error when camera ``name`` did not take the ``size`` or ``fps`` asked (None: taken or not asked), saying
+    what it chose instead (``chosen``, and ``rate``: its frame rate, or the fastest it can do; None: unknown)."""
+    if size is None and fps is None:
+        return
+    asked = " at ".join(part for part in (size and f"{size[0]}x{size[1]}", fps and f"{fps:g} FPS") if part)
+    options = f"--camera-size {chosen[0]}x{chosen[1]}" + (f" --fps {rate:.4g}" if rate else "")
+    gave = f"{chosen[0]}x{chosen[1]}" + (f" at {rate:.4g} FPS" if rate else "")
+    raise EdgeEmotionError(f"camera {name} cannot give {asked}; it chose {gave}: use {options}, or leave them out")
+
+
 def picamera_installed() -> bool:
     return importlib.util.find_spec("picamera2") is not None
 
 
-def open_camera(spec: str) -> CaptureSource:
-    """``"0"``, ``"1"``…: a V4L2 camera (USB webcams); ``"picam"``: the Pi camera module via picamera2.
+def open_camera(spec: str, size: tuple[int, int] | None = None, fps: float | None = None) -> CaptureSource:
+    """``"0"``, ``"1"``…: a V4L2 camera (USB webcams); ``"picam"``: the Pi camera module via picamera2; asked
+    for frames of ``size`` (width, height) at ``fps`` where given, an error where it cannot give them.
 
     ``"0"`` falls back to picamera2 when no V4L2 device answers and picamera2 is installed,
     so ``--camera 0`` works on a Pi with only a camera module.
     """
     if spec == "picam":
-        return CaptureSource(PicameraCapture, "picam", live=True)
+        return CaptureSource(lambda: PicameraCapture(size, fps), "picam", live=True)
     if not (spec.isascii() and spec.isdigit() and int(spec) <= MAX_CAMERA_INDEX):
         raise EdgeEmotionError(f"--camera {spec}: use a camera index (0 to {MAX_CAMERA_INDEX}) or picam")
     try:
-        return CaptureSource(lambda: cv2.VideoCapture(int(spec)), spec, live=True)
+        source = CaptureSource(lambda: set_up(cv2.VideoCapture(int(spec)), size, fps), spec, live=True)
     except EdgeEmotionError:
         if spec != "0" or not picamera_installed():
             raise
         log.info("no V4L2 camera 0; using the Pi camera module through picamera2")
-        return CaptureSource(PicameraCapture, "picam", live=True)
+        return CaptureSource(lambda: PicameraCapture(size, fps), "picam", live=True)
+    capture = source.capture
+    chosen = (round(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), round(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    rate = float(capture.get(cv2.CAP_PROP_FPS) or 0) or None  # 0: a driver that does not say
+    try:
+        refused(
+            spec,
+            size if size is not None and chosen != tuple(size) else None,
+            fps if fps is not None and rate is not None and abs(rate - fps) > max(0.5, 0.02 * fps) else None,
+            chosen,
+            rate,
+        )
+    except EdgeEmotionError:
+        source.close()
+        raise
+    return source
+
+
+def set_up(capture: Any, size: tuple[int, int] | None, fps: float | None) -> Any:
+    """An opened cv2.VideoCapture asked for frames of ``size`` at ``fps`` (None: its own); each reopening asks
+    again."""
+    if capture.isOpened():
+        if size is not None:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+        if fps is not None:
+            capture.set(cv2.CAP_PROP_FPS, fps)
+    return capture
 
 
 FILE_TYPES = {
@@ -351,9 +410,7 @@ def open_folder(folder: Path) -> ImageSource:
     return ImageSource(paths, "dir")
 
 
-OPENERS: dict[str, Callable[[Any], CaptureSource | ImageSource]] = {
-    "camera": open_camera, "video": open_video, "image": open_image, "dir": open_folder,
-}  # fmt: skip
+OPENERS: dict[str, Callable[[Path], ImageSource]] = {"image": open_image, "dir": open_folder}
 
 
 def source_kind(**named: str | Path | None) -> str:
@@ -373,13 +430,17 @@ def open_source(
     folder: Path | None = None,
     loop: bool = False,
     realtime: bool = False,
+    camera_size: tuple[int, int] | None = None,
+    fps: float | None = None,
 ) -> CaptureSource | ImageSource:
-    """The one source the user named, a video replayed at its end with ``loop``; naming none or several
-    sources, or ``loop`` with no video, is an error."""
+    """The one source the user named, a video replayed at its end with ``loop``, a camera giving ``camera_size``
+    frames at ``fps`` (None: its own); naming none or several sources, or ``loop`` with no video, is an error."""
     named = {"camera": camera, "video": video, "image": image, "dir": folder}
     kind = source_kind(**named)
     if loop and kind != "video":
         raise EdgeEmotionError(f"--loop replays a video file: use it with --video FILE, not --{kind}")
     if kind == "video":
         return open_video(video, loop=loop, realtime=realtime)
+    if kind == "camera":
+        return open_camera(camera, camera_size, fps)
     return OPENERS[kind](named[kind])
