@@ -229,7 +229,8 @@ def train_command(
         devices=tuple(device or ()), stream=stream, cache=str(cache) if cache else None,
     )  # fmt: skip
     # The flags typed on this command line: with --resume they must agree with the run's own.
-    typed = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    typed = {name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"}
     given = {name: value for name, value in asdict(config).items() if REPEATED_FLAGS.get(name, name) in typed}
     try:
         with user_errors():

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ from edge_emotion.atomic import atomic_path
 from edge_emotion.errors import missing_extra
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     """pyplot, imported lazily: matplotlib is an optional heavy dependency (the train extra)."""
     try:
         import matplotlib
