@@ -35,7 +35,6 @@ from edge_emotion.device.tracker import IouTracker, Steadiness
 CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 STEADY = {"sad": range(0, 144), "happy": range(258, 472)}
 SMILE_FRAME = 246
-WINDOW_SECONDS = 0.5
 
 
 def detect_all(clip: Path, recognizer: EmotionRecognizer) -> tuple[list[tuple[list, np.ndarray]], float, list[str]]:
