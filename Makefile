@@ -1,5 +1,5 @@
 # make demo: set up a virtual environment and run the shipped model on real faces.
-# make test: the test suite, then the device install from a built wheel (what CI runs).
+# make test: the test suite, then the device install from a built wheel (what CI runs, after make lint).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -38,9 +38,11 @@ pictures: demo
 	$(BIN)/edge-emotion evaluate accurate --data $(DATA) --split PrivateTest --out runs/accurate-PrivateTest
 	cp runs/accurate-PrivateTest/confusion.png docs/confusion_privatetest_accurate.png
 
+# Style and types, before the tests in CI (.ci/run): a few seconds, mypy's cache in .mypy_cache (ignored by git).
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache .mypy_cache

@@ -61,7 +61,10 @@ def models_table(results: Path) -> list[str]:
             "under camera conditions (ten kinds, medium), FER2013 / FER+",
             lambda n: f"{pct(medium[n]['fer2013_accuracy'])[:-2]} / {pct(medium[n]['ferplus_accuracy'])}",
         ),
-        row("macro-F1, FER2013 / FER+", lambda n: f"{clean[n]['fer2013_macro_f1']:.3f} / {clean[n]['ferplus_macro_f1']:.3f}"),
+        row(
+            "macro-F1, FER2013 / FER+",
+            lambda n: f"{clean[n]['fer2013_macro_f1']:.3f} / {clean[n]['ferplus_macro_f1']:.3f}",
+        ),
         row(
             "size, multiply-adds per face",
             lambda n: f"{cards[n]['bytes'] / 1e6:.2f} MB, {cards[n]['macs'] / 1e6:.1f} M" if n in cards else "91 KB, —",
@@ -110,7 +113,7 @@ def extras_line(results: Path) -> str:
     found = {name: regions["settings"][name]["found_80_120_px_pct"] for name in ("regions", "every_frame_320")}
     mqtt = read("mqtt_overhead", results)
     return (
-        f"`--track-regions` finds faces 80–120 px wide in {found['regions']} % of frames against "
+        f"`--track-regions` finds faces 80–120 px wide in {found['regions']} % of frames against "  # noqa: RUF001 (the README's en dash)
         f"{found['every_frame_320']} % (`python benchmarks/stream_tracking.py`); `--mqtt` with every frame "
         f"published costs {mqtt['cpu_overhead_percent']} % more CPU per frame (`python benchmarks/mqtt_overhead.py`)."
     )

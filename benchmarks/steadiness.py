@@ -35,7 +35,6 @@ from edge_emotion.device.tracker import IouTracker, Steadiness
 CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 STEADY = {"sad": range(0, 144), "happy": range(258, 472)}
 SMILE_FRAME = 246
-WINDOW_SECONDS = 0.5
 
 
 def detect_all(clip: Path, recognizer: EmotionRecognizer) -> tuple[list[tuple[list, np.ndarray]], float, list[str]]:
@@ -106,9 +105,7 @@ def main() -> None:
         for hysteresis in (0.0, 0.1, 0.15, 0.25):
             settings[f"smooth {seconds} s, hysteresis {hysteresis}"] = Steadiness(seconds, hysteresis)
     results = {"Haar, no low-pass, EMA 0.6 per frame, argmax": replay(pipelines["Haar"][0], fps, names, ema)}
-    results.update(
-        {f"YuNet, {name}": replay(pipelines["YuNet"][0], fps, names, s) for name, s in settings.items()}
-    )
+    results.update({f"YuNet, {name}": replay(pipelines["YuNet"][0], fps, names, s) for name, s in settings.items()})
     save("steadiness", {"clip": args.clip.name, "fps": round(fps, 2), "smile_frame": SMILE_FRAME, "settings": results})
     print("\n| setting | changes/100 frames: sad, happy, whole clip | happy reported (vs frame 246) | change events |")
     print("| --- | --- | --- | --- |")

@@ -233,7 +233,8 @@ def train_command(
         devices=tuple(device or ()), stream=stream, cache=str(cache) if cache else None,
     )  # fmt: skip
     # The flags typed on this command line: with --resume they must agree with the run's own.
-    typed = {name for name in ctx.params if ctx.get_parameter_source(name).name == "COMMANDLINE"}
+    sources = {name: ctx.get_parameter_source(name) for name in ctx.params}
+    typed = {name for name, source in sources.items() if source is not None and source.name == "COMMANDLINE"}
     given = {name: value for name, value in asdict(config).items() if REPEATED_FLAGS.get(name, name) in typed}
     try:
         with user_errors():
@@ -442,7 +443,7 @@ def run_command(
             show_default=False,
             rich_help_panel="Source (one is required)",
         ),
-    ] = RunSettings.camera_size,
+    ] = None,  # RunSettings.camera_size's default, given as text here
     fps: Annotated[
         float | None,
         typer.Option(

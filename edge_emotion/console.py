@@ -33,9 +33,11 @@ def print_scores(scores: LabelSets, title: str) -> None:
         console.print(f"(FER+ majority: {scores.left_out} faces left out, their majority contempt/unknown/not a face)")
 
 
-def print_rows(title: str, header: Sequence[str], rows: Sequence[Mapping[str, object]]) -> None:
+def print_rows(
+    title: str, header: Sequence[str], rows: Sequence[Mapping[str, object]], caption: str | None = None
+) -> None:
     """A plain table from dict rows, in ``header`` order."""
-    table = Table(title=title)
+    table = Table(title=title, caption=caption)
     for column in header:
         table.add_column(column, justify="left" if column == header[0] else "right")
     for row in rows:
@@ -44,30 +46,37 @@ def print_rows(title: str, header: Sequence[str], rows: Sequence[Mapping[str, ob
 
 
 def print_models(models: Sequence[Mapping[str, object]]) -> None:
-    """The shipped models with the figures their sidecars record (— where a figure was not measured)."""
+    """The shipped models with the figures their sidecars record (— where a figure was not measured).
 
-    def figure(row: Mapping[str, object], key: str, form: str) -> str:
+    Short headers, what they mean in the caption and the files below: the table fits an 80-column terminal.
+    """
+
+    def figure(row: Mapping[str, object], key: str, form: str, scale: int = 1) -> str:
         value = row.get(key)
-        return format(value, form) if isinstance(value, int | float) else "—"
+        return format(value / scale if scale > 1 else value, form) if isinstance(value, int | float) else "—"
 
     rows = [
         {
             "model": row["name"],
-            "size": f"{int(row['bytes']) / 1e6:.2f} MB",
-            "MACs": f"{figure(row, 'macs', ',')}",
-            "PrivateTest accuracy": figure(row, "privatetest_accuracy", ".1%"),
+            "size (MB)": figure(row, "bytes", ".2f", scale=1_000_000),
+            "MACs": figure(row, "macs", ","),
+            "accuracy": figure(row, "privatetest_accuracy", ".1%"),
             "macro-F1": figure(row, "privatetest_macro_f1", ".3f"),
-            "faces/s, 2 threads": figure(row, "faces_per_second_2_threads", ",.0f"),
-            "file": Path(str(row["path"])).name,
+            "faces/s": figure(row, "faces_per_second_2_threads", ",.0f"),
         }
         for row in models
     ]
-    header = ["model", "size", "MACs", "PrivateTest accuracy", "macro-F1", "faces/s, 2 threads", "file"]
-    print_rows("installed models (edge-emotion run --model NAME)", header, rows)
+    header = ["model", "size (MB)", "MACs", "accuracy", "macro-F1", "faces/s"]
+    caption = "MACs per face; accuracy, macro-F1 on PrivateTest; faces/s on 2 threads"
+    print_rows("installed models (edge-emotion run --model NAME)", header, rows, caption=caption)
+    for row in models:
+        console.print(f"{row['name']}: {Path(str(row['path'])).name}", highlight=False)
 
 
 def print_conversion(metadata: ModelMetadata, report: dict) -> None:
-    """The float-vs-converted check and the Edge TPU op report of a conversion."""
+    """The float-vs-converted check and the Edge TPU op report of a conversion, ending with how to make it ready."""
+    from edge_emotion.convert.edgetpu import edgetpu_fix  # here: the other tables need no convert module
+
     check, mode = metadata.check, metadata.quantization
     rows = [
         ("float (Keras)", check["float_accuracy"], check["float_macro_f1"], check["float_weight_bytes"]),
@@ -87,6 +96,9 @@ def print_conversion(metadata: ModelMetadata, report: dict) -> None:
         f"Edge TPU ready: {report['edgetpu_ready']} (float tensors: {len(report['float_tensors'])}, "
         f"dynamic shapes: {len(report['dynamic_shapes'])})"
     )
+    fix = edgetpu_fix(report, mode)
+    if fix is not None:
+        console.print(f"  to make it ready: {fix}")
 
 
 def print_bench(result: dict) -> None:

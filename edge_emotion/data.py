@@ -132,7 +132,7 @@ def read_fer_csv(path: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray, np
     rows: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {}
     skipped: Counter[str] = Counter()
     with _csv_rows(path, "expected FER2013's emotion,pixels,Usage", csv.reader) as reader:
-        header = next(reader, [])
+        header: list[str] = next(reader, [])
         missing = set(CSV_COLUMNS) - set(header)
         if missing:
             raise EdgeEmotionError(

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ from edge_emotion.atomic import atomic_path
 from edge_emotion.errors import missing_extra
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     """pyplot, imported lazily: matplotlib is an optional heavy dependency (the train extra)."""
     try:
         import matplotlib
@@ -30,14 +31,15 @@ def curves_figure(history: dict[str, list[float]], best_epoch: int) -> Any:
     figure, axes = plt.subplots(1, 3, figsize=(14, 4))
     epochs = np.arange(1, len(history["loss"]) + 1)
     for axis, metric in zip(axes, ("accuracy", "loss"), strict=False):
-        axis.plot(epochs, history[metric], label="train")
-        axis.plot(epochs, history[f"val_{metric}"], label="validation")
+        # Markers: a run of one epoch is one point per line, which a line alone does not draw.
+        axis.plot(epochs, history[metric], marker="o", markersize=3, label="train")
+        axis.plot(epochs, history[f"val_{metric}"], marker="o", markersize=3, label="validation")
         if 1 <= best_epoch <= len(epochs):
             best = history[f"val_{metric}"][best_epoch - 1]
             axis.plot([best_epoch], [best], "o", color="black", label=f"best epoch ({best_epoch})")
         axis.set_title(metric)
         axis.legend()
-    axes[2].plot(epochs, history["learning_rate"], color="tab:green")
+    axes[2].plot(epochs, history["learning_rate"], marker="o", markersize=3, color="tab:green")
     axes[2].set_title("learning rate")
     for axis in axes:
         axis.set_xlabel("epoch")

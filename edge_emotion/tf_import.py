@@ -7,13 +7,13 @@ absl::InitializeLog() is called are written to STDERR", oneDNN's notice) are hid
 """
 
 import os
-from types import ModuleType
+from typing import Any
 
 from edge_emotion.errors import missing_extra
 from edge_emotion.quiet import native_output_hidden, verbose
 
 
-def import_tf() -> ModuleType:
+def import_tf() -> Any:  # Any: TensorFlow is untyped here (mypy skips it) and its classes are subclassed
     if not verbose():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
@@ -26,7 +26,7 @@ def import_tf() -> ModuleType:
     return tf
 
 
-def import_keras() -> ModuleType:
+def import_keras() -> Any:  # Any, as import_tf
     """Keras on TensorFlow; on the backend KERAS_BACKEND names (jax, torch) Keras alone, so a GPU
     machine without TensorFlow trains the same models (scripts/train_on_gpu.py)."""
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.device.classifier import quantize
-from edge_emotion.device.interpreter import runtime_module
+from edge_emotion.device.interpreter import op_resolver, runtime_module
 from edge_emotion.metadata import read_metadata
 from edge_emotion.preprocess import low_pass, scale
 from edge_emotion.shipped import shipped_model
@@ -28,7 +28,7 @@ def main() -> None:
     runtime = runtime_module()
     interpreter = runtime.Interpreter(
         model_path=str(model), num_threads=1, experimental_preserve_all_tensors=True,
-        experimental_op_resolver_type=runtime.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_op_resolver_type=op_resolver(runtime, reference=True),
     )  # fmt: skip
     interpreter.allocate_tensors()
     detail = interpreter.get_input_details()[0]

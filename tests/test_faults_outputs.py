@@ -346,7 +346,7 @@ def test_convert_asks_before_replacing_a_json_that_is_not_a_models_metadata(run_
     assert snapshot(notes) == before
     forced = convert(str(run_folder), "--out", str(tmp_path / "notes.tflite"), "--data", str(tmp_path / "none.csv"),
                      "--force")  # fmt: skip
-    assert_refused(forced, "best.keras: cannot read it")  # past the check: --force lets it replace the file; the model fails
+    assert_refused(forced, "best.keras: cannot read it")  # past the check: --force replaces the file; the model fails
 
 
 def test_convert_replaces_an_earlier_models_metadata_without_force(run_folder: Path, tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def test_the_page_shows_frames_changes_calibration_and_answers() -> None:
     assert shown["title"] == "#1 happy 70%" and shown["mood"] == "#f5c518" and shown["moodName"] == "happy"
     assert shown["calibrating"] == "calibrating…" and shown["calibrated"] == ""
     assert len(shown["log"]) == 6  # the newest six, newest first, each with the time it arrived
-    for line, change in zip(shown["log"][:2], ("face #1: sad → happy", "face #1: angry → sad")):
+    for line, change in zip(shown["log"][:2], ("face #1: sad → happy", "face #1: angry → sad"), strict=True):
         assert re.fullmatch(r"\d\d:\d\d:\d\d " + change, line), line
     url, options = shown["fetch"]
     assert url == f"/calibrate?id=1&{token}"

@@ -171,12 +171,14 @@ def test_an_mp4_is_h264_where_opencv_encodes_it(monkeypatch: pytest.MonkeyPatch,
     class Writer:
         """cv2.VideoWriter with an H.264 encoder or without."""
 
-        def __init__(self, path: str, fourcc: int, fps: float, size: tuple[int, int]) -> None:
-            self.path, self.fourcc = path, fourcc
+        fourcc = staticmethod(cv2.VideoWriter.fourcc)
+
+        def __init__(self, path: str, code: int, fps: float, size: tuple[int, int]) -> None:
+            self.path, self.code = path, code
             made.append(self)
 
         def isOpened(self) -> bool:
-            return h264 or self.fourcc != cv2.VideoWriter_fourcc(*"avc1")
+            return h264 or self.code != cv2.VideoWriter.fourcc(*"avc1")
 
         def write(self, image: np.ndarray) -> None:
             Path(self.path).write_bytes(b"frame")
@@ -190,7 +192,7 @@ def test_an_mp4_is_h264_where_opencv_encodes_it(monkeypatch: pytest.MonkeyPatch,
     output = outputs.AnnotatedOutput(tmp_path / "out.mp4", "video", 10)
     output._open_video(64, 48)
     output.stack.pop_all()  # nothing was written to check
-    assert made[-1].fourcc == cv2.VideoWriter_fourcc(*("avc1" if h264 else "mp4v"))
+    assert made[-1].code == cv2.VideoWriter.fourcc(*("avc1" if h264 else "mp4v"))
 
 
 def test_an_mp4_without_h264_says_once_how_to_convert(

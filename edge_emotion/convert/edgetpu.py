@@ -85,6 +85,20 @@ def op_report(model: Path) -> dict[str, Any]:
     }
 
 
+def edgetpu_fix(report: dict[str, Any], mode: str) -> str | None:
+    """What to type to make a model the report calls not Edge TPU ready (None when it is ready): the report's
+    last line, so a first conversion ends with the next command rather than a verdict."""
+    if report["edgetpu_ready"]:
+        return None
+    if mode != "int8" or report["float_tensors"]:
+        fix = "convert with --int8 --edgetpu: the Edge TPU runs integers only"
+    elif report["dynamic_shapes"]:
+        fix = "convert again with --edgetpu: it fixes the batch at 1"
+    else:
+        fix = "its ops marked False run on the CPU: change the architecture to map them"
+    return f"{fix}; {COMPILER} then compiles it (install it from docs/coral.md if absent)"
+
+
 def compile_for_edgetpu(model: Path, out_dir: Path) -> Path:
     """Run edgetpu_compiler on ``model``; returns the ``*_edgetpu.tflite`` it writes.
 

@@ -114,9 +114,9 @@ def convert(
     model, origin = _combined(loaded)
     if data is None:  # as evaluate does: the data a run or member trained on
         data = Path(loaded[0].config.data) if loaded[0].config else DEFAULT_DATA
-    for faces in dict.fromkeys([check_data or data, *([data] if mode == "int8" else [])]):
-        if not faces.exists():
-            raise EdgeEmotionError(f"data not found: {faces}")
+    for csv_path in dict.fromkeys([check_data or data, *([data] if mode == "int8" else [])]):
+        if not csv_path.exists():
+            raise EdgeEmotionError(f"data not found: {csv_path}")
     check_writable(out.parent, room=WEIGHT_BYTES[mode] * int(model.count_params()) + METADATA_ROOM)
     contract = ModelMetadata(quantization=mode, low_pass_sigma=float(origin.get("low_pass", 0.0)))
     calibration, faces = _calibration_and_check_faces(mode, data, check_data or data, check_split)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import cv2
+import cv2.data
 import numpy as np
 
 from edge_emotion.device.settings import (
@@ -80,13 +81,10 @@ class ScaledDetector:
     def __init__(self, settings: DetectorSettings) -> None:
         photos = settings.photos
         default_score = self.PHOTO_SCORE if photos else self.DEFAULT_SCORE
-        self.settings = replace(
-            settings,
-            min_face=MIN_FACE if settings.min_face is None else settings.min_face,
-            min_score=default_score if settings.min_score is None else settings.min_score,
-            tilt=(PHOTO_TILT if photos else 0.0) if settings.tilt is None else float(settings.tilt),
-        )
-        self.min_face, self.min_score, self.tilt = self.settings.min_face, self.settings.min_score, self.settings.tilt
+        self.min_face: int = MIN_FACE if settings.min_face is None else settings.min_face
+        self.min_score: float = default_score if settings.min_score is None else settings.min_score
+        self.tilt: float = (PHOTO_TILT if photos else 0.0) if settings.tilt is None else float(settings.tilt)
+        self.settings = replace(settings, min_face=self.min_face, min_score=self.min_score, tilt=self.tilt)
         self.detect_width = settings.detect_width
         self.default_width = PHOTO_WIDTH if photos else DETECT_WIDTH
         self.scales = PHOTO_SCALES if photos else (1.0,)
@@ -147,8 +145,12 @@ class ScaledDetector:
         if self.tilt:
             found += self.turned_search(small, self.tilt, min_size) + self.turned_search(small, -self.tilt, min_size)
         return [
-            (tuple(v / ratio for v in box), None if points is None else pixel_centres(points, 1 / ratio), score)
-            for box, points, score in found
+            (
+                (x / ratio, y / ratio, w / ratio, h / ratio),
+                None if points is None else pixel_centres(points, 1 / ratio),
+                score,
+            )
+            for (x, y, w, h), points, score in found
         ]
 
     def turned_search(self, small: np.ndarray, degrees: float, min_size: int) -> list[Found]:
@@ -252,8 +254,8 @@ class HaarDetector(ScaledDetector):
             minSize=(min_size, min_size), outputRejectLevels=True,
         )  # fmt: skip
         return [
-            (tuple(map(float, box)), None, 1.0 / (1.0 + math.exp(2.0 - float(weight))))
-            for box, weight in zip(boxes, np.ravel(weights), strict=True)
+            ((float(x), float(y), float(w), float(h)), None, 1.0 / (1.0 + math.exp(2.0 - float(weight))))
+            for (x, y, w, h), weight in zip(boxes, np.ravel(weights), strict=True)
         ]
 
 

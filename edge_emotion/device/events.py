@@ -82,7 +82,7 @@ class EventWriter:
                 sys.stdout.write(line)
                 sys.stdout.flush()
             else:
-                self._write_whole(line.encode())
+                self._write_whole(self.fd, line.encode())
         except BrokenPipeError:
             self.gone = True
             if self.fd is None:
@@ -91,15 +91,15 @@ class EventWriter:
             where = self.path or "stdout"
             raise EdgeEmotionError(f"cannot write events to {where} ({error.strerror}); stopped") from None
 
-    def _write_whole(self, data: bytes) -> None:
+    def _write_whole(self, fd: int, data: bytes) -> None:
         """All of ``data``, or nothing: a line cut off by a failed write is truncated away."""
         written = 0
         try:
             while written < len(data):
-                written += os.write(self.fd, data[written:])
+                written += os.write(fd, data[written:])
         except OSError:
             with contextlib.suppress(OSError):  # /dev/full and pipes cannot be truncated
-                os.ftruncate(self.fd, self.size)
+                os.ftruncate(fd, self.size)
             raise
         self.size += len(data)
 

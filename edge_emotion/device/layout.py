@@ -3,6 +3,7 @@ labels never overlap one another and stay inside the frame. Pure geometry: testa
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import NamedTuple
 
 import cv2
@@ -200,7 +201,7 @@ def layout(
     spot = (
         place(lambda s: label_size(fps, s), lambda w, h: [(corner, corner)], top_scale, frame, [], []) if fps else None
     )
-    if spot is not None:
+    if fps and spot is not None:
         fps_label = label_at(fps, spot[0], spot[1].x, spot[1].y)
         taken.append(fps_label.rect)
 
@@ -211,7 +212,7 @@ def layout(
     for index, (box, tag) in enumerate(zip(boxes, tags, strict=True)):
         others = faces[:index] + faces[index + 1 :]
         start = min(TAG_SCALE * starts[index], top_scale)
-        spot = place(lambda s, tag=tag: label_size(tag, s), tag_spots(box, frame), start, frame, taken, others)
+        spot = place(partial(label_size, tag), tag_spots(box, frame), start, frame, taken, others)
         if spot is None:
             width, height = label_size(tag, MIN_SCALE)
             spot = MIN_SCALE, Rect(clamp(box[0], 0, frame[0] - width), max(0, box[1] - height), width, height)

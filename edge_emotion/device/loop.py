@@ -169,11 +169,11 @@ def run_loop(
                         server.publish([event, *typed], shown if streaming else None, stats_now)
                     if sinks is not None:
                         sinks.publish(event, typed)
-                    if output is not None:
+                    if output is not None and saved is not None:
                         output.write(frame, saved)
                 if writer.gone:  # the events' reader went away (a closed pipe): a stop, the video kept
                     break
-                if viewer is not None and not viewer.show(shown):
+                if viewer is not None and shown is not None and not viewer.show(shown):
                     break
     finally:
         source.close()

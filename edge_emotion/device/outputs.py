@@ -7,6 +7,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from types import TracebackType
 
 import cv2
 import numpy as np
@@ -29,7 +30,7 @@ def encodes_h264() -> bool:
     with tempfile.TemporaryDirectory() as folder, opencv_quiet():
         path = os.path.join(folder, "probe.mp4")
         try:
-            writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*H264), 10, (64, 64))
+            writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*H264), 10, (64, 64))
         except cv2.error:
             return False
         opened = writer.isOpened()
@@ -128,8 +129,10 @@ class AnnotatedOutput:
     def __enter__(self) -> "AnnotatedOutput":
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stack.__exit__(*exc_info)  # releases the writer, then checks and renames the video
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stack.__exit__(kind, error, trace)  # releases the writer, then checks and renames the video
 
     def write(self, frame: Frame, annotated: np.ndarray) -> None:
         if self.kind == "image":
@@ -137,10 +140,9 @@ class AnnotatedOutput:
         elif self.kind == "dir":
             self._write_image(self.target / frame.name, annotated)
         else:
-            if self.writer is None:
-                self._open_video(annotated.shape[1], annotated.shape[0])
+            writer = self._open_video(annotated.shape[1], annotated.shape[0]) if self.writer is None else self.writer
             with opencv_quiet():  # FFmpeg's own lines on a full disk: the check before the rename says it
-                self.writer.write(annotated)
+                writer.write(annotated)
             self.written += 1
 
     def _write_image(self, target: Path, image: np.ndarray) -> None:
@@ -161,7 +163,7 @@ class AnnotatedOutput:
         with atomic_path(target) as temporary:
             temporary.write_bytes(data.tobytes())
 
-    def _open_video(self, width: int, height: int) -> None:
+    def _open_video(self, width: int, height: int) -> cv2.VideoWriter:
         temporary = self.stack.enter_context(atomic_path(self.target, check=self._check_video))
         with write_errors(self.target):  # the folder's own refusal, with its reason, before the codec's
             temporary.open("wb").close()
@@ -169,11 +171,11 @@ class AnnotatedOutput:
         mp4 = self.target.suffix.lower() == ".mp4"
         with opencv_quiet():  # FFmpeg's "dimensions too large for MPEG-4": the error below says why
             if mp4 and encodes_h264():
-                self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*H264), self.fps, (width, height))
+                self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter.fourcc(*H264), self.fps, (width, height))
                 if self.writer.isOpened():
                     self.stack.callback(self._release)
-                    return
-            self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter_fourcc(*codec), self.fps, (width, height))
+                    return self.writer
+            self.writer = cv2.VideoWriter(str(temporary), cv2.VideoWriter.fourcc(*codec), self.fps, (width, height))
         self.stack.callback(self._release)
         if mp4 and self.writer.isOpened():
             log.warning(
@@ -184,10 +186,12 @@ class AnnotatedOutput:
             )  # fmt: skip
         if not self.writer.isOpened():
             raise EdgeEmotionError(f"cannot write video {self.target}: {refusal(codec, width, height, self.fps)}")
+        return self.writer
 
     def _release(self) -> None:
         with opencv_quiet():
-            self.writer.release()
+            if self.writer is not None:
+                self.writer.release()
 
     def _check_video(self, temporary: Path) -> None:
         with opencv_quiet():  # a video cut short by a full disk: FFmpeg's "moov atom not found"

@@ -215,7 +215,7 @@ class EmotionRecognizer:
             if not 0.0 < seconds <= 60.0:
                 raise EdgeEmotionError(f"calibration takes 0 to 60 seconds, got {seconds}")
             self._check_neutral()
-            if self._track(track_id) is None:
+            if self._track(self.tracker, track_id) is None:
                 raise EdgeEmotionError(f"no face with id {track_id} in view")
             if track_id in self.calibrations:
                 return False
@@ -236,14 +236,16 @@ class EmotionRecognizer:
             if isinstance(self.search, RegionSearch):
                 self.search.forget()
 
-    def _check_neutral(self) -> None:
+    def _check_neutral(self) -> int:
+        """The neutral class's index, which calibration moves a face toward; an error for a model without one."""
         if self.neutral is None:
             raise EdgeEmotionError(
                 f"{self.classifier.path}: its classes ({', '.join(self.class_names)}) have no neutral to calibrate to"
             )
+        return self.neutral
 
-    def _track(self, track_id: int) -> Track | None:
-        shown = [t for t in self.tracker.tracks if t.confirmed(self.tracker.steadiness.min_frames)]
+    def _track(self, tracker: IouTracker, track_id: int) -> Track | None:
+        shown = [t for t in tracker.tracks if t.confirmed(tracker.steadiness.min_frames)]
         return next((t for t in shown if t.id == track_id), None)
 
     def _predict(self, frame: np.ndarray) -> list[Face]:
@@ -266,7 +268,7 @@ class EmotionRecognizer:
             ]
         tracks, events = self.tracker.update([d.box for d in detections], probabilities, self.now)
         events, self.ended = self.ended + events, []
-        events += self._calibrate(tracks, probabilities)
+        events += self._calibrate(self.tracker, tracks, probabilities)
         self.last_events = [self._event_dict(event) for event in events]
         shown = [
             (d, t) for d, t in zip(detections, tracks, strict=True) if t.confirmed(self.tracker.steadiness.min_frames)
@@ -287,20 +289,20 @@ class EmotionRecognizer:
     def _named(self, probabilities: np.ndarray) -> dict[str, float]:
         return dict(zip(self.class_names, map(float, probabilities), strict=True))
 
-    def _calibrate(self, tracks: list[Track], raw: np.ndarray) -> list[TrackEvent]:
+    def _calibrate(self, tracker: IouTracker, tracks: list[Track], raw: np.ndarray) -> list[TrackEvent]:
         """Feed each calibrating face its raw frame; a finished window becomes the face's bias."""
         if self.calibrate_seconds:
             for track in tracks:
-                if track.frames == self.tracker.steadiness.min_frames:  # a face from the frame it counts
+                if track.frames == tracker.steadiness.min_frames:  # a face from the frame it counts
                     self.calibrations[track.id] = Calibration(self.now, self.calibrate_seconds)
-        live = {t.id for t in self.tracker.tracks}
+        live = {t.id for t in tracker.tracks}
         self.calibrations = {i: c for i, c in self.calibrations.items() if i in live}
         done = []
         for track, probabilities in zip(tracks, raw, strict=True):
             window = self.calibrations.get(track.id)
             if window is None or not window.add(probabilities, self.now):
                 continue
-            bias = window.bias(self.neutral)
+            bias = window.bias(self._check_neutral())
             # The smoothed mean already holds an earlier bias: move it by the difference only.
             track.probabilities = apply_bias(track.probabilities, bias - (0.0 if track.bias is None else track.bias))
             track.bias = bias
@@ -318,7 +320,7 @@ class EmotionRecognizer:
     def _event_dict(self, event: TrackEvent) -> dict:
         names = self.class_names
         base = {"event": event.kind, "id": event.track_id, "time": round(event.time, 3)}
-        if event.kind == "change":
+        if event.kind == "change" and event.previous is not None:
             return {
                 **base,
                 "from": names[event.previous],

@@ -131,8 +131,8 @@ class RegionSearch:
                     Region(detection.box, before.searched, before.frames + 1, before.motion, before.since + 1)
                 )
                 continue
-            before = next((r for r in self.regions if same_face(r.box, detection.box)), None)
-            regions.append(Region(detection.box, detection) if before is None else followed(before, detection))
+            known = next((r for r in self.regions if same_face(r.box, detection.box)), None)
+            regions.append(Region(detection.box, detection) if known is None else followed(known, detection))
         if any(r.frames >= FOLLOWED and not any(same_face(r.box, d.box) for d in found) for r in self.regions):
             self.hunt = HUNT
         self.regions = regions

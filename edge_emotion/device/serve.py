@@ -316,7 +316,7 @@ class _Server(ThreadingHTTPServer):
                     for key, _ in selector.select(0.1 if self.waiting else poll_interval):
                         if key.fileobj is self.socket:
                             self.admit(selector)
-                        else:
+                        elif isinstance(key.fileobj, socket.socket):  # every other key is a client's
                             self.receive(selector, key.fileobj)
                     self.expire(selector)
             finally:
@@ -391,7 +391,9 @@ class _Server(ThreadingHTTPServer):
             self.slots.release()
             self.shutdown_request(connection)
 
-    def process_request_thread(self, request: socket.socket, client_address: tuple) -> None:
+    def process_request_thread(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: tuple
+    ) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -408,6 +410,7 @@ def _handler(server: LiveServer, seconds: float) -> type[BaseHTTPRequestHandler]
         protocol_version = "HTTP/1.1"
         default_request_version = "HTTP/1.0"  # a garbled request line still gets a status line (400)
         timeout = seconds  # on every write: a client that stops reading is dropped
+        server: _Server  # the one that read the head
 
         def setup(self) -> None:
             super().setup()

@@ -10,9 +10,12 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from edge_emotion.errors import EdgeEmotionError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DETECT_WIDTH = 320  # the default search width: see benchmarks/pipeline_faithfulness.py
 PHOTO_WIDTH = 1280  # photos search at their own width up to this
@@ -72,7 +75,7 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def as_json(settings: object) -> dict:
+def as_json(settings: "DataclassInstance") -> dict:
     """A settings object as JSON values (paths as text, nested objects as objects): what a run records."""
     return json.loads(json.dumps(asdict(settings), default=str))
 

@@ -77,6 +77,7 @@ class CaptureSource:
         self.retries, self.retry_delay = retries, retry_delay
         self.lost = False
         self.skipped = 0
+        self._pending: np.ndarray | None = None  # a frame read by a reopen, given before the next read
         self.capture = quiet_open(opener)
         if not self.capture.isOpened():
             what = f"camera {name} not found or busy" if live else f"cannot open video {name}"
@@ -102,7 +103,7 @@ class CaptureSource:
         started = time.monotonic()
         index = failures = 0
         lap_start, offset, timestamp = 0, 0.0, 0.0  # this lap's first index and start time; the latest time
-        self._pending: np.ndarray | None = None
+        self._pending = None
         while True:
             if self._pending is not None:
                 ok, image, self._pending = True, self._pending, None
@@ -153,7 +154,7 @@ class ImageSource:
     as a video's undecodable frames are); a folder where none can be read is an error.
     """
 
-    fps = None
+    fps: float | None = None  # stills have no rate of their own
 
     def __init__(self, paths: list[Path], kind: str) -> None:
         self.paths, self.kind = paths, kind
@@ -261,7 +262,7 @@ class PicameraCapture:
             refused(
                 "picam",
                 size if size is not None and chosen != tuple(size) else None,
-                fps if rate is not None and abs(rate - fps) > 0.01 * fps else None,
+                fps if fps is not None and rate is not None and abs(rate - fps) > 0.01 * fps else None,
                 chosen,
                 rate,
             )
@@ -439,8 +440,9 @@ def open_source(
     kind = source_kind(**named)
     if loop and kind != "video":
         raise EdgeEmotionError(f"--loop replays a video file: use it with --video FILE, not --{kind}")
-    if kind == "video":
+    if kind == "video" and video is not None:
         return open_video(video, loop=loop, realtime=realtime)
+    chosen = str(named[kind])  # source_kind found exactly this one given
     if kind == "camera":
-        return open_camera(camera, camera_size, fps)
-    return OPENERS[kind](named[kind])
+        return open_camera(chosen, camera_size, fps)
+    return OPENERS[kind](Path(chosen))

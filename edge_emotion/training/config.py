@@ -81,13 +81,15 @@ def config_from_dict(data: Any, source: str, *, allow_unknown: bool = False, fix
         raise EdgeEmotionError(
             f"{source}: cannot resume this run's flags ({', '.join(unknown)}: written by another version)"
         )
-    values = {}
+    values: dict[str, Any] = {}
     for name in [name for name in data if name in known]:
         value, (kinds, expected) = data[name], JSON_TYPES[known[name]]
         strings = all(isinstance(item, str) for item in value) if isinstance(value, list | tuple) else True
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds) or not strings:
             raise EdgeEmotionError(f"{source}: {name} is {json.dumps(value)}, expected {expected}; {fix}")
-        values[name] = tuple(value) if isinstance(value, list) else float(value) if known[name] is float else value
+        if known[name] is float and isinstance(value, int | float):
+            value = float(value)  # JSON's 1 for a float flag is 1.0
+        values[name] = tuple(value) if isinstance(value, list) else value
     return TrainConfig(**values)
 
 

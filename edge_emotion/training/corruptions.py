@@ -48,9 +48,10 @@ def jpeg(image: np.ndarray, strength: float, rng: np.random.Generator, scale: fl
     """JPEG compression, quality 60 down to 8 (medium about 25)."""
     quality = round(_lerp(strength, 60.0, 8.0))
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) if ok else None
+    if decoded is None:
         raise EdgeEmotionError("OpenCV could not JPEG-encode a picture")
-    return cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    return decoded
 
 
 def defocus(image: np.ndarray, strength: float, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:

@@ -139,7 +139,7 @@ def _local_device(tf: Any, name: str) -> str:
         full = f"/device:{(spec.device_type or '').upper()}:{spec.device_index}"
     except ValueError:
         full = None
-    if full not in have:
+    if full is None or full not in have:
         raise EdgeEmotionError(f"--device {name}: not a device of this machine; it has {', '.join(have)}")
     return full
 

@@ -84,8 +84,9 @@ def _write_derived(run: RunFolder, state: dict[str, Any]) -> None:
 def recorder(run: RunFolder, state: dict[str, Any]) -> Any:
     """A Keras callback that saves the checkpoint with the run's state after every epoch, then what follows from it."""
     keras = import_keras()
+    callback: Any = keras.callbacks.Callback  # a base class only once Keras is imported (a name mypy can use)
 
-    class RunRecorder(keras.callbacks.Callback):
+    class RunRecorder(callback):
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.started = time.monotonic()
 
@@ -145,7 +146,7 @@ def _start(config: TrainConfig, out: Path, *, peer_timeout: float) -> dict[str, 
         restart = backup is not None and backup.is_dir()
         if run.started and not restart:
             raise EdgeEmotionError(f"{out} already holds a run; continue it with --resume, or use another --out")
-        if restart and not run.started and folder == out:
+        if restart and backup is not None and not run.started and folder == out:
             raise EdgeEmotionError(
                 f"{backup}: a backup of a run that is not in {out}; "
                 f"delete {backup.parent} on every worker and start again"
@@ -265,7 +266,11 @@ def _fit(
         teacher = cached_teacher_probabilities(config.teachers, train_faces, run.teacher_targets)
         train_faces = distilled(train_faces, teacher, config.distill_weight)
     keras.utils.set_random_seed(config.seed + first)  # the same on every worker: they shard one order of faces
-    contract = {"seed": config.seed, "low_pass_sigma": config.low_pass, "cache": _cache(config.cache, cluster)}
+    contract: dict[str, Any] = {
+        "seed": config.seed,
+        "low_pass_sigma": config.low_pass,
+        "cache": _cache(config.cache, cluster),
+    }
     jitter = Jitter(blur=config.blur, corrupt=config.corrupt)
     train_data = make_dataset(
         train_faces, config.batch_size, train=True, augment=config.augment, jitter=jitter, **contract
@@ -277,7 +282,9 @@ def _fit(
                 model = keras.models.load_model(run.last)
         else:
             model = compile_model(config, len(train_data))
-            if start is not None:  # a warm start: these weights, a fresh optimizer and a new schedule
+            if (
+                start is not None and config.init_from
+            ):  # a warm start: these weights, a fresh optimizer and a new schedule
                 set_weights(model, start, Path(config.init_from))
     # The flags are saved once everything has loaded: a resume that fails leaves config.json as it was.
     if fresh or (load and load_config(run.config) != config):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_emotion.atomic import atomic_paths, check_writable, copy_file, reading, write_text
+from edge_emotion.data import FaceSet
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metrics import agreement, score
 from edge_emotion.training.config import TrainConfig, load_config, train_command
@@ -33,6 +34,7 @@ def is_member(path: Path) -> bool:
 def _weights_dtype(model: Any, config: TrainConfig) -> tuple[np.dtype, dict[str, float]]:
     """float16 when the float16 weights agree with float32 on the run's validation faces, else float32."""
     _, val = load_split_pair(config)
+    assert isinstance(val, FaceSet)  # not streaming: the faces are in memory
     sigma = config.low_pass
     full = predict_keras(model, val, low_pass_sigma=sigma)
     weights = model.get_weights()
@@ -63,7 +65,7 @@ def save_member(*, run: Path, out: Path, force: bool = False) -> dict[str, Any]:
         summary = json.loads(folder.summary.read_text()) if folder.summary.is_file() else {}
     dtype, check = _weights_dtype(model, config)
     stretch = {"command": train_command(config) + f" --out {run}", **summary}
-    record = {
+    record: dict[str, Any] = {
         "arch": config.arch,
         "low_pass": config.low_pass,
         "params": int(model.count_params()),

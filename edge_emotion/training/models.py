@@ -7,6 +7,7 @@ classes. The VGG family uses only ops that quantise to int8 and map to the Edge 
 """
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,4 +125,4 @@ def vgg(width: int, dropout: float = 0.4) -> Any:
 
 
 for _width in (16, 20, 24, 32):
-    register(f"vgg{_width}")(lambda width=_width: vgg(width))
+    register(f"vgg{_width}")(partial(vgg, _width))

@@ -9,6 +9,7 @@ import gc
 import glob
 import hashlib
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,7 @@ def make_dataset(
             return tf.ensure_shape(images, x.shape), y
 
         data = tf.data.Dataset.zip(data, seeds).map(
-            lambda pair, batch_seed: augmented(*pair, batch_seed), num_parallel_calls=tf.data.AUTOTUNE
+            lambda pair, batch_seed: augmented(pair[0], pair[1], batch_seed), num_parallel_calls=tf.data.AUTOTUNE
         )
     # Every worker of a cluster runs this same seeded pipeline and keeps its share of each batch.
     options = tf.data.Options()
@@ -149,7 +150,7 @@ def release_pipelines(error: BaseException, model: Any) -> None:
     """
     traceback = error.__traceback__
     while traceback is not None:
-        frame = traceback.tb_frame
+        frame: FrameType | None = traceback.tb_frame
         while frame is not None:
             try:
                 frame.clear()  # a finished frame's locals

@@ -55,9 +55,9 @@ def progress(say: Callable[[str], None], state: dict[str, Any]) -> Any:
     """A Keras callback that says, a few times an epoch, how far it is, its running loss and accuracy, and
     the time left in the epoch and in the run; then each epoch's scores, the best epoch so far
     (from the run's ``state``, kept by the recorder that runs before it) and the time left."""
-    keras = import_keras()
+    callback: Any = import_keras().callbacks.Callback  # a base class only once Keras is imported
 
-    class Progress(keras.callbacks.Callback):
+    class Progress(callback):
         def on_train_begin(self, logs: dict | None = None) -> None:
             self.durations: list[float] = []
 

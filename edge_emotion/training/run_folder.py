@@ -17,7 +17,12 @@ from edge_emotion.training.config import TrainConfig, load_config
 from edge_emotion.training.models import build_float32
 
 STATE_ENTRY = "edge_emotion_state.json"  # the run's state, inside the checkpoint's zip (Keras ignores it)
-STATE_TYPES = {"epoch": int, "seconds": (int, float), "best_val_accuracy": (int, float), "best_epoch": int}
+STATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "epoch": int,
+    "seconds": (int, float),
+    "best_val_accuracy": (int, float),
+    "best_epoch": int,
+}
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")  # the history's columns, per epoch
 
 

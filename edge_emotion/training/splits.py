@@ -1,5 +1,6 @@
 """The faces a run trains and picks its best epoch on, as its flags name them."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from edge_emotion.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
@@ -23,7 +24,7 @@ def load_split_pair(config: TrainConfig, *, streaming: bool = False) -> tuple[Fa
     if streaming and config.stream and data.is_file():
         raise EdgeEmotionError(f"{config.data}: --stream reads an image folder; a CSV is read whole (leave it out)")
     if streaming and data.is_dir() and ferplus is None:
-        loaded = folder_splits(data, splits, 0 if config.stream else STREAM_ABOVE)
+        loaded: Mapping[str, FaceSet | FaceFiles] = folder_splits(data, splits, 0 if config.stream else STREAM_ABOVE)
     else:
         weight = config.ferplus_weight if ferplus else None
         loaded = load_splits(data, splits, ferplus, config.soft_labels, weight)
