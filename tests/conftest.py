@@ -1,45 +1,18 @@
 """Small generated data and models: no camera, board or data set needed."""
 
-import csv
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
+from fakes import register_tiny_arch, synthetic_faces, write_fer_csv
 
 from edge_emotion.labels import CLASS_NAMES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
-
-
-def synthetic_faces(count_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """48x48 uint8 images whose class shows as a bright bar at a class-specific height, plus noise:
-    easy enough for a tiny CNN to learn in a few epochs, so tests can assert it learned."""
-    rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for label in range(len(CLASS_NAMES)):
-        for _ in range(count_per_class):
-            image = rng.integers(0, 90, size=(48, 48)).astype(np.uint8)
-            top = 3 + label * 6
-            image[top : top + 5, 4:44] = rng.integers(180, 256)
-            images.append(image)
-            labels.append(label)
-    return np.stack(images), np.array(labels)
-
-
-def write_fer_csv(path: Path, splits: dict[str, int], seed: int = 0) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["emotion", "pixels", "Usage"])
-        for offset, (split, per_class) in enumerate(splits.items()):
-            images, labels = synthetic_faces(per_class, seed + offset)
-            for image, label in zip(images, labels, strict=True):
-                writer.writerow([int(label), " ".join(map(str, image.ravel())), split])
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -59,33 +32,6 @@ def image_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
             folder.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(folder / f"{index}.png"), image)
     return root
-
-
-def register_tiny_arch() -> str:
-    """A test-only architecture added through the registry, as a user would add one (a subprocess can too)."""
-    from edge_emotion.preprocess import INPUT_SHAPE
-    from edge_emotion.tf_import import import_keras
-    from edge_emotion.training.models import register
-
-    def tiny():
-        keras = import_keras()
-        layers = keras.layers
-        return keras.Sequential(
-            [
-                keras.Input(INPUT_SHAPE),
-                layers.Conv2D(8, 3, padding="same", activation="relu"),
-                layers.MaxPooling2D(2),
-                layers.MaxPooling2D(2),
-                layers.Conv2D(16, 3, padding="same", activation="relu"),
-                layers.MaxPooling2D(2),
-                layers.Flatten(),  # the synthetic classes differ by where a bar is, so keep position
-                layers.Dense(len(CLASS_NAMES), activation="softmax", dtype="float32"),
-            ],
-            name="tiny",
-        )
-
-    register("tiny-test")(tiny)
-    return "tiny-test"
 
 
 @pytest.fixture(scope="session")

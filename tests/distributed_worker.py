@@ -10,7 +10,7 @@ right after it backed up epoch K.
 import os
 import sys
 
-from conftest import register_tiny_arch
+from fakes import register_tiny_arch
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fakes import FakeCapture, ScriptedDetector
-from typer.testing import CliRunner, Result
+from fakes import FakeCapture, ScriptedDetector, assert_one_error, camera, read_events, write_video
+from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.device import loop
@@ -20,28 +20,8 @@ from edge_emotion.device.sources import CaptureSource
 runner = CliRunner()
 
 
-def camera(captures: list[FakeCapture]) -> CaptureSource:
-    queue = iter(captures)
-    return CaptureSource(lambda: next(queue), "fake", live=True, retries=2, retry_delay=0.0)
-
-
 def recognizer(model: Path, **options: object) -> EmotionRecognizer:
     return EmotionRecognizer(model, detector=ScriptedDetector(**options), track=True)
-
-
-def read_events(path: Path, kind: str | None = "frame") -> list[dict]:
-    """The event lines of one kind (None: all of them)."""
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
-    return [line for line in lines if kind is None or line["event"] == kind]
-
-
-def assert_one_error(result: Result, message: str) -> None:
-    """Exit code 1 through ``user_errors`` and one red line naming the problem. CliRunner never prints
-    a traceback, so "Traceback" not in the output proves nothing: an unexpected exception shows up
-    as ``result.exception`` being that exception instead of SystemExit."""
-    assert isinstance(result.exception, SystemExit) and result.exception.code == 1, repr(result.exception)
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("error: ") and message in line
 
 
 def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path: Path) -> None:
@@ -80,14 +60,6 @@ def test_camera_that_comes_back_is_reopened(int8_model: Path, tmp_path: Path) ->
 def test_absent_camera_is_a_clear_error(int8_model: Path) -> None:
     result = runner.invoke(app, ["run", "--camera", "57", "--model", str(int8_model)])
     assert_one_error(result, "camera 57 not found")
-
-
-def write_video(path: Path, frames: int, image: np.ndarray) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (image.shape[1], image.shape[0]))
-    for index in range(frames):
-        writer.write(np.roll(image, 2 * index, axis=1))
-    writer.release()
-    return path
 
 
 def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:

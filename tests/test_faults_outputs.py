@@ -20,8 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fakes import FakeCapture, default_stop_signals
-from test_device_loop import camera, read_events, write_video
+from fakes import FakeCapture, camera, default_stop_signals, read_events, write_video
 from typer.testing import CliRunner, Result
 
 import edge_emotion.device.loop as loop_module

@@ -7,7 +7,6 @@ trains in a subprocess (to be killed); everything else runs in-process to stay f
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner, Result
+from fakes import one_error
+from typer.testing import CliRunner
 
 import edge_emotion
 from edge_emotion import atomic
@@ -37,15 +37,6 @@ TESTS = Path(__file__).parent
 SHIPPED = Path(edge_emotion.__file__).parent / "models" / "emotion_int8.tflite"
 PIXELS = " ".join(["7"] * 2304)
 STEPS = 4  # fer_csv's 210 training faces in batches of 64
-
-
-def one_error(result: Result, pattern: str) -> None:
-    """Exit 1 raised by the CLI (not a stray exception), and one error line that matches ``pattern``."""
-    assert isinstance(result.exception, SystemExit), (repr(result.exception), result.output)
-    assert result.exception.code == 1, result.output
-    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, result.output
-    assert re.search(pattern, errors[0]), errors[0]
 
 
 def partials(folder: Path) -> list[Path]:
@@ -315,7 +306,7 @@ def assert_consistent(out: Path, epochs: int) -> None:
 def test_a_run_killed_in_its_first_epoch_resumes(tmp_path: Path, fer_csv: Path, tiny_arch: str) -> None:
     out = tmp_path / "run"
     script = (
-        f"import sys; sys.path.insert(0, {str(TESTS)!r}); import conftest; conftest.register_tiny_arch(); "
+        f"import sys; sys.path.insert(0, {str(TESTS)!r}); import fakes; fakes.register_tiny_arch(); "
         "from edge_emotion.cli import app; sys.argv[0] = 'edge-emotion'; app()"
     )
     args = ["train", "--data", str(fer_csv), "--arch", tiny_arch, "--epochs", "2", "--no-augment", "--out", str(out)]

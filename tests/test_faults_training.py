@@ -16,8 +16,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import synthetic_faces
-from test_faults_train import one_error
+from fakes import one_error, synthetic_faces
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
@@ -33,7 +32,7 @@ runner = CliRunner()
 TESTS = Path(__file__).parent
 # The CLI in a process of its own, with the test architecture registered.
 CLI = (
-    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import conftest; conftest.register_tiny_arch(); "
+    f"import sys; sys.path.insert(0, {str(TESTS)!r}); import fakes; fakes.register_tiny_arch(); "
     "from edge_emotion.cli import app; sys.argv[0] = 'edge-emotion'; app()"
 )
 

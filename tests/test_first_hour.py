@@ -16,7 +16,7 @@ from edge_emotion.cli import app
 
 runner = CliRunner()
 CLI = (
-    f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from conftest import register_tiny_arch; "
+    f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from fakes import register_tiny_arch; "
     "register_tiny_arch(); from edge_emotion.cli import app; sys.argv[0] = 'edge-emotion'; app()"
 )
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fakes import FakeCapture
-from test_device_loop import assert_one_error, camera, read_events, write_video
+from fakes import FakeCapture, assert_one_error, camera, read_events, write_video
 from typer.testing import CliRunner
 
 import edge_emotion.device.live as live_module
