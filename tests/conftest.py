@@ -12,6 +12,7 @@ from fakes import register_tiny_arch, synthetic_faces, write_fer_csv
 from edge_emotion.labels import CLASS_NAMES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+DATA = Path(__file__).parent / "data"
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
 
 
@@ -60,12 +61,22 @@ def int8_model(tmp_path_factory: pytest.TempPathFactory, trained_run: Path, fer_
 
 
 @pytest.fixture(scope="session")
-def astronaut(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A public-domain photograph with one real face, shipped by scikit-image."""
-    data = pytest.importorskip("skimage.data", reason="scikit-image (the demo extra) ships the test face")
-    path = tmp_path_factory.mktemp("faces") / "astronaut.png"
-    cv2.imwrite(str(path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
-    return path
+def astronaut() -> Path:
+    """A public-domain photograph with one real face (NASA's, as scikit-image ships it), saved as a JPEG."""
+    return DATA / "astronaut.jpg"
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    """A tiny int8 model with a dynamic batch and its sidecar, committed: no TensorFlow needed to use it.
+    scripts/make_tiny_model.py made it; it tells the generated faces of fakes.synthetic_faces apart."""
+    return DATA / "tiny_int8.tflite"
+
+
+@pytest.fixture(scope="session")
+def tiny_batch1_model() -> Path:
+    """The same model with its batch fixed at 1, as an Edge TPU model has it."""
+    return DATA / "tiny_int8_batch1.tflite"
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,30 @@ def test_scale_maps_pixels_to_unit_range() -> None:
     assert scaled[0, 1, 0, 0] == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize("shape", [(120, 90), (120, 90, 3), (30, 30, 4)])
-def test_face_to_input_any_crop(shape: tuple[int, ...]) -> None:
-    crop = np.full(shape, 200, dtype=np.uint8)
+# OpenCV's grey of a BGR pixel: 0.114 B + 0.587 G + 0.299 R, so pure blue and pure red differ.
+BLUE_GREY, RED_GREY = round(0.114 * 255), round(0.299 * 255)
+
+
+@pytest.mark.parametrize("size", [(120, 90), (30, 20)])  # shrunk and enlarged
+@pytest.mark.parametrize("channels", [0, 3, 4])  # grey, BGR, BGRA
+def test_face_to_input_any_crop(size: tuple[int, int], channels: int) -> None:
+    """A crop of any size and colour becomes one grey 48x48 face in 0..1, upright and read as BGR:
+    blue above red stays darker above (as RGB it would turn brighter), top and bottom unswapped."""
+    rows, columns = size
+    if channels:
+        crop = np.zeros((rows, columns, channels), np.uint8)
+        crop[: rows // 2, :, 0] = 255  # blue on top
+        crop[rows // 2 :, :, 2] = 255  # red below
+        crop[..., 3:] = 255  # opaque
+        top, bottom = BLUE_GREY, RED_GREY
+    else:
+        crop = np.full((rows, columns), 50, np.uint8)
+        crop[: rows // 2] = 200
+        top, bottom = 200, 50
     face = face_to_input(crop)
-    assert face.shape == (48, 48, 1)
-    assert face.max() <= 1.0
-    assert face.mean() == pytest.approx(200 / 255, abs=0.01)
+    assert face.shape == (48, 48, 1) and face.dtype == np.float32
+    np.testing.assert_allclose(face[:20], top / 255, atol=1.5 / 255)
+    np.testing.assert_allclose(face[28:], bottom / 255, atol=1.5 / 255)
 
 
 def test_score_on_a_hand_checked_example() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from edge_emotion.device.classifier import Classifier
-from edge_emotion.preprocess import low_pass, model_inputs, scale
+from edge_emotion.preprocess import low_pass, model_inputs
 from edge_emotion.training.augment import Jitter, random_affine
 
 SHIPPED = Path(__file__).parents[1] / "edge_emotion" / "models" / "emotion_int8.tflite"
@@ -29,6 +29,7 @@ def textured() -> np.ndarray:
     return faces
 
 
+@pytest.mark.device
 def test_low_pass_zero_is_identity_and_a_sigma_softens(textured: np.ndarray) -> None:
     assert low_pass(textured, 0.0) is textured
     soft = low_pass(textured, 0.7)
@@ -37,16 +38,27 @@ def test_low_pass_zero_is_identity_and_a_sigma_softens(textured: np.ndarray) -> 
     assert soft.mean() == pytest.approx(textured.mean(), abs=0.01)  # blur moves no brightness
 
 
+@pytest.mark.device
 def test_low_pass_takes_faces_with_or_without_a_channel_axis(textured: np.ndarray) -> None:
     with_axis = low_pass(textured, 0.6)
     without = low_pass(textured[..., 0], 0.6)
     np.testing.assert_allclose(with_axis[..., 0], without)
 
 
-def test_model_inputs_scale_then_low_pass() -> None:
+@pytest.mark.device
+def test_model_inputs_are_scaled_faces_blurred_by_the_sigma() -> None:
+    """uint8 faces become float32 (N, 48, 48, 1) in 0..1, blurred after scaling (blurring the uint8 faces
+    first would round them) by a Gaussian of the sigma with the border replicated; sigma 0 blurs nothing."""
     images = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
-    np.testing.assert_allclose(model_inputs(images, 0.6), low_pass(scale(images), 0.6))
-    np.testing.assert_array_equal(model_inputs(images), scale(images))
+    plain = model_inputs(images)
+    assert plain.shape == (3, 48, 48, 1) and plain.dtype == np.float32
+    np.testing.assert_allclose(plain[..., 0], images / 255, atol=1e-7)
+    soft = model_inputs(images, 0.6)
+    assert soft.shape == (3, 48, 48, 1) and soft.dtype == np.float32
+    by_hand = [
+        cv2.GaussianBlur(face / np.float32(255), (0, 0), 0.6, borderType=cv2.BORDER_REPLICATE) for face in images
+    ]
+    np.testing.assert_allclose(soft[..., 0], np.stack(by_hand), atol=1e-6)
 
 
 def test_one_pass_jitter_keeps_faces_sharp(textured: np.ndarray) -> None:
