@@ -1,5 +1,6 @@
 # make demo: set up a virtual environment and run the shipped model on real faces.
-# make test: the test suite, then the device install from a built wheel (what CI runs, after make lint).
+# make test: every test (the slow and distributed ones too) but those marked device, then the device
+# install from a built wheel, where the device tests run without TensorFlow (what CI runs, after make lint).
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -22,7 +23,7 @@ demo: $(STAMP)
 	@echo "annotated pictures: $(DEMO)/annotated/   events: $(DEMO)/events.jsonl"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not device"
 	bash scripts/check_device_install.sh $(BIN)/python
 
 # The README's pictures, regenerated: the demo's annotated picture, the live page (needs Debian's

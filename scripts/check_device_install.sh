@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The device install, proven: build the wheel, install it into a fresh virtual environment
 # with only the base dependencies (no TensorFlow, no extras), then run `edge-emotion run --image`
-# on a demo picture and the README's Python API example, verbatim. Prints the installed size.
+# on a demo picture, the README's Python API example, verbatim, and the tests marked `device`
+# (a copy of tests/, so the package they import is the installed wheel). Prints the installed size.
 # Usage: scripts/check_device_install.sh [PYTHON_WITH_SCIKIT_IMAGE]  (make test passes the dev venv's)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,5 +32,19 @@ awk '/^### Python API/{on=1} on && /^```python/{code=1; next} code && /^```/{exi
 # The board's own figures, briefly: every stage runs from the wheel alone.
 "$work/device/bin/edge-emotion" bench --seconds 1 --threads 1 --json | grep -q '"fps"'
 
-size=$(du -sm "$work/device" | cut -f1)
+size=$(du -sm "$work/device" | cut -f1)  # before pytest joins it
+
+# The device tests, against the wheel: pytest runs a copy of tests/ away from the repository, so
+# `import edge_emotion` can only find the installed package; TensorFlow must still be absent after.
+"$work/device/bin/python" -m pip install --quiet pytest
+mkdir "$work/suite"
+cp -r "$root/tests" "$root/pyproject.toml" "$work/suite/"
+(cd "$work/suite/tests" && "$work/device/bin/python" -c \
+  'import edge_emotion, sys; assert edge_emotion.__file__.startswith(sys.prefix), edge_emotion.__file__')
+(cd "$work/suite" && "$work/device/bin/python" -m pytest -q -p no:cacheprovider -m device)
+if "$work/device/bin/python" -c "import tensorflow" 2>/dev/null; then
+  echo "the device tests pulled in TensorFlow" >&2
+  exit 1
+fi
+
 echo "device install OK: $(ls "$work"/dist) in a fresh venv, ${size} MB installed (no TensorFlow)"

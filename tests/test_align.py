@@ -11,6 +11,8 @@ import pytest
 from edge_emotion.device.detector import YuNetDetector
 from edge_emotion.preprocess import FER_BOX, FER_LANDMARKS, align_face, face_matrix, pixel_centres, resize_face
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 MEASURED = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "face_template.json"
 
 

@@ -7,6 +7,8 @@ from edge_emotion.device.calibration import Calibration, apply_bias, neutral_bia
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 NEUTRAL, SAD, HAPPY = (CLASS_NAMES.index(n) for n in ("neutral", "sad", "happy"))
 
 

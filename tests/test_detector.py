@@ -29,6 +29,8 @@ from edge_emotion.device.settings import DetectorSettings
 from edge_emotion.device.sources import open_video
 from edge_emotion.errors import EdgeEmotionError
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,9 +24,10 @@ def recognizer(model: Path, **options: object) -> EmotionRecognizer:
     return EmotionRecognizer(model, detector=ScriptedDetector(**options), track=True)
 
 
-def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_events_for_every_frame_including_empty_ones(tiny_model: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    summary = run_loop(camera([FakeCapture(6)]), recognizer(int8_model, empty={3, 4}), Outputs(events, max_frames=6))
+    summary = run_loop(camera([FakeCapture(6)]), recognizer(tiny_model, empty={3, 4}), Outputs(events, max_frames=6))
     lines = read_events(events)
     assert [e["frame"] for e in lines] == list(range(6))
     # A face is reported from its third frame (min_frames 3), and keeps its id across the gap.
@@ -43,26 +44,30 @@ def test_events_for_every_frame_including_empty_ones(int8_model: Path, tmp_path:
     assert set(summary["latency_ms"]["classify"]) == {"median", "p95"}
 
 
-def test_camera_lost_mid_run_stops_cleanly_with_events_kept(int8_model: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_camera_lost_mid_run_stops_cleanly_with_events_kept(tiny_model: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     dead = [FakeCapture(0, opened=False), FakeCapture(0, opened=False)]
-    summary = run_loop(camera([FakeCapture(100, fail_after=4), *dead]), recognizer(int8_model), Outputs(events=events))
+    summary = run_loop(camera([FakeCapture(100, fail_after=4), *dead]), recognizer(tiny_model), Outputs(events=events))
     assert summary["source_lost"] is True and summary["frames"] == 4
     assert len(read_events(events)) == 4
 
 
-def test_camera_that_comes_back_is_reopened(int8_model: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_camera_that_comes_back_is_reopened(tiny_model: Path, tmp_path: Path) -> None:
     source = camera([FakeCapture(100, fail_after=3), FakeCapture(0, opened=False), FakeCapture(5)])
-    summary = run_loop(source, recognizer(int8_model), Outputs(events=tmp_path / "e.jsonl", max_frames=8))
+    summary = run_loop(source, recognizer(tiny_model), Outputs(events=tmp_path / "e.jsonl", max_frames=8))
     assert summary["source_lost"] is False and summary["frames"] == 8
 
 
-def test_absent_camera_is_a_clear_error(int8_model: Path) -> None:
-    result = runner.invoke(app, ["run", "--camera", "57", "--model", str(int8_model)])
+@pytest.mark.device
+def test_absent_camera_is_a_clear_error(tiny_model: Path) -> None:
+    result = runner.invoke(app, ["run", "--camera", "57", "--model", str(tiny_model)])
     assert_one_error(result, "camera 57 not found")
 
 
-def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_video_in_annotated_video_and_events_out(tiny_model: Path, astronaut: Path, tmp_path: Path) -> None:
     clip = write_video(tmp_path / "clip.avi", 8, cv2.resize(cv2.imread(str(astronaut)), (320, 320)))
     out, events = tmp_path / "out.mp4", tmp_path / "events.jsonl"
     args = [
@@ -70,7 +75,7 @@ def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Pa
         "--video",
         str(clip),
         "--model",
-        str(int8_model),
+        str(tiny_model),
         "--save",
         str(out),
         "--events",
@@ -87,9 +92,10 @@ def test_video_in_annotated_video_and_events_out(int8_model: Path, astronaut: Pa
     assert not list(tmp_path.glob(".*partial*"))
 
 
-def test_image_in_annotated_image_out(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_image_in_annotated_image_out(tiny_model: Path, astronaut: Path, tmp_path: Path) -> None:
     out = tmp_path / "annotated.png"
-    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--save", str(out)])
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(tiny_model), "--save", str(out)])
     assert result.exit_code == 0, result.output
     header, event = map(json.loads, result.stdout.splitlines())
     assert header["event"] == "settings"
@@ -100,13 +106,14 @@ def test_image_in_annotated_image_out(int8_model: Path, astronaut: Path, tmp_pat
     assert annotated.shape == original.shape and not np.array_equal(annotated, original)
 
 
-def test_folder_of_images(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_folder_of_images(tiny_model: Path, astronaut: Path, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), cv2.imread(str(astronaut)))
     cv2.imwrite(str(folder / "blank.png"), np.zeros((100, 100, 3), np.uint8))
     result = runner.invoke(
-        app, ["run", "--dir", str(folder), "--model", str(int8_model), "--save", str(tmp_path / "out")]
+        app, ["run", "--dir", str(folder), "--model", str(tiny_model), "--save", str(tmp_path / "out")]
     )
     assert result.exit_code == 0, result.output
     faces = [len(json.loads(line)["faces"]) for line in result.stdout.splitlines()[1:]]  # after the settings
@@ -114,8 +121,9 @@ def test_folder_of_images(int8_model: Path, astronaut: Path, tmp_path: Path) -> 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "blank.png"]
 
 
+@pytest.mark.device
 def test_show_without_a_display_runs_headless(
-    int8_model: Path, astronaut: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tiny_model: Path, astronaut: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     shown: list[np.ndarray] = []
     monkeypatch.setattr(cv2, "imshow", lambda window, image: shown.append(image))
@@ -123,7 +131,7 @@ def test_show_without_a_display_runs_headless(
     monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    args = ["run", "--image", str(astronaut), "--model", str(int8_model), "--show"]
+    args = ["run", "--image", str(astronaut), "--model", str(tiny_model), "--show"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert shown == [] and "no display here" in caplog.text  # no window tried, and the user is told
@@ -131,6 +139,7 @@ def test_show_without_a_display_runs_headless(
     assert runner.invoke(app, args).exit_code == 0 and len(shown) == 1
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("source", "message"),
     [
@@ -142,14 +151,15 @@ def test_show_without_a_display_runs_headless(
         ([], "exactly one source"),
     ],
 )
-def test_bad_sources(source: list[str], message: str, int8_model: Path, tmp_path: Path) -> None:
+def test_bad_sources(source: list[str], message: str, tiny_model: Path, tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("not a picture")
     args = [a.format(text=text, tmp=tmp_path) for a in source]
-    result = runner.invoke(app, ["run", *args, "--model", str(int8_model)])
+    result = runner.invoke(app, ["run", *args, "--model", str(tiny_model)])
     assert_one_error(result, message)
 
 
+@pytest.mark.device
 def test_missing_or_wrong_model(astronaut: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(tmp_path / "none.tflite")])
     assert_one_error(result, "model not found")
@@ -171,8 +181,9 @@ def test_model_with_an_unexpected_input_is_refused(tmp_path: Path) -> None:
         EmotionRecognizer(path)
 
 
-def test_python_api(int8_model: Path, astronaut: Path) -> None:
-    faces = EmotionRecognizer(int8_model).predict(cv2.imread(str(astronaut)))
+@pytest.mark.device
+def test_python_api(tiny_model: Path, astronaut: Path) -> None:
+    faces = EmotionRecognizer(tiny_model).predict(cv2.imread(str(astronaut)))
     assert len(faces) == 1
     face = faces[0]
     assert face.id is None and 0.5 <= face.score <= 1.0
@@ -180,25 +191,27 @@ def test_python_api(int8_model: Path, astronaut: Path) -> None:
     assert face.label == max(face.probabilities, key=face.probabilities.get)
 
 
-def test_run_with_mirror(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_run_with_mirror(tiny_model: Path, astronaut: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
-    args = ["run", "--image", str(astronaut), "--model", str(int8_model), "--mirror", "--events", str(events)]
+    args = ["run", "--image", str(astronaut), "--model", str(tiny_model), "--mirror", "--events", str(events)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     (event,) = read_events(events)
     (face,) = event["faces"]
-    plain = EmotionRecognizer(int8_model, photos=True).predict(cv2.imread(str(astronaut)))[0]  # as run --image
+    plain = EmotionRecognizer(tiny_model, photos=True).predict(cv2.imread(str(astronaut)))[0]  # as run --image
     assert face["box"] == list(plain.box)
     assert face["probabilities"] != {k: round(v, 4) for k, v in plain.probabilities.items()}
 
 
-def test_largest_keeps_the_largest_face(int8_model: Path, astronaut: Path) -> None:
+@pytest.mark.device
+def test_largest_keeps_the_largest_face(tiny_model: Path, astronaut: Path) -> None:
     image = cv2.imread(str(astronaut))
     canvas = np.zeros((480, 640, 3), np.uint8)
     canvas[:270, :270], canvas[100:, 260:] = cv2.resize(image, (270, 270)), cv2.resize(image, (380, 380))
-    boxes = [face.box for face in EmotionRecognizer(int8_model).predict(canvas)]
+    boxes = [face.box for face in EmotionRecognizer(tiny_model).predict(canvas)]
     assert len(boxes) == 2 and boxes[0][2] != boxes[1][2]  # two faces, of different sizes
-    (face,) = EmotionRecognizer(int8_model, largest=True).predict(canvas)
+    (face,) = EmotionRecognizer(tiny_model, largest=True).predict(canvas)
     assert face.box == max(boxes, key=lambda box: box[2] * box[3]) and face.box[0] > 260  # the big one, right
 
 
@@ -211,10 +224,11 @@ class InterruptingCapture(FakeCapture):
         return super().read()
 
 
-def test_ctrl_c_keeps_the_video_and_the_events(int8_model: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_ctrl_c_keeps_the_video_and_the_events(tiny_model: Path, tmp_path: Path) -> None:
     source = CaptureSource(lambda: InterruptingCapture(4), "fake", live=True)
     out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
-    summary = run_loop(source, recognizer(int8_model), Outputs(events=events, save=out))
+    summary = run_loop(source, recognizer(tiny_model), Outputs(events=events, save=out))
     assert summary["frames"] == 4 and len(read_events(events)) == 4
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 4
 
@@ -228,21 +242,23 @@ class StoppedWriter(EventWriter):
             os.kill(os.getpid(), signal.SIGINT)
 
 
+@pytest.mark.device
 def test_a_stop_between_the_events_and_the_video_waits_for_the_frame(
-    int8_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(loop, "EventWriter", StoppedWriter)
     out, events = tmp_path / "out.avi", tmp_path / "events.jsonl"
     before = signal.getsignal(signal.SIGINT)  # Python's handler, or SIG_IGN in a shell's background job
-    summary = run_loop(camera([FakeCapture(10)]), recognizer(int8_model), Outputs(events=events, save=out))
+    summary = run_loop(camera([FakeCapture(10)]), recognizer(tiny_model), Outputs(events=events, save=out))
     assert summary["frames"] == len(read_events(events)) == 3
     assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C is what it was again
 
 
-def test_events_into_a_new_folder_or_an_unwritable_place(int8_model: Path, astronaut: Path, tmp_path: Path) -> None:
+@pytest.mark.device
+def test_events_into_a_new_folder_or_an_unwritable_place(tiny_model: Path, astronaut: Path, tmp_path: Path) -> None:
     events = tmp_path / "new" / "events.jsonl"
-    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--events", str(events)])
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(tiny_model), "--events", str(events)])
     assert result.exit_code == 0 and len(read_events(events)) == 1
-    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(int8_model), "--events", "/proc/x/e"])
+    result = runner.invoke(app, ["run", "--image", str(astronaut), "--model", str(tiny_model), "--events", "/proc/x/e"])
     assert_one_error(result, "cannot write events")

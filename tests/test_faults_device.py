@@ -30,7 +30,7 @@ from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.shipped import shipped_model
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.device]  # no TensorFlow: run in the device install too
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
 

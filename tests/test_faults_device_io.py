@@ -27,7 +27,7 @@ from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.sources import Frame
 from edge_emotion.errors import EdgeEmotionError
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.device]  # no TensorFlow: run in the device install too
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
 

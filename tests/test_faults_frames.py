@@ -60,6 +60,7 @@ def refuse_decoding(*args: object, **kwargs: object) -> None:
 # Frames too small to search
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", ["yunet", "haar"])
 @pytest.mark.parametrize("shape", [(1, 2000, 3), (2000, 1, 3), (2, 4000), (32, 640, 3), (32, 32)])
 def test_predict_refuses_a_frame_too_small_to_search(name: str, shape: tuple[int, ...]) -> None:
@@ -68,6 +69,7 @@ def test_predict_refuses_a_frame_too_small_to_search(name: str, shape: tuple[int
         EmotionRecognizer(detector=name).predict(np.zeros(shape, np.uint8))
 
 
+@pytest.mark.device
 def test_a_very_wide_or_tall_frame_is_searched_with_its_shorter_side_at_the_minimum() -> None:
     least = detector.MIN_SIDE
     stream, chosen = YuNetDetector(), HaarDetector(DetectorSettings("haar", detect_width=32))
@@ -79,6 +81,7 @@ def test_a_very_wide_or_tall_frame_is_searched_with_its_shorter_side_at_the_mini
     assert EmotionRecognizer(photos=True, detector="haar").predict(np.zeros((9000, least), np.uint8)) == []
 
 
+@pytest.mark.device
 def test_run_refuses_a_thin_image_or_video_in_one_line(tmp_path: Path) -> None:
     image = tmp_path / "wide.png"
     cv2.imwrite(str(image), np.zeros((1, 20000, 3), np.uint8))
@@ -94,6 +97,7 @@ def test_run_refuses_a_thin_image_or_video_in_one_line(tmp_path: Path) -> None:
 # Grey frames with a channel axis
 
 
+@pytest.mark.device
 def test_a_grey_frame_with_a_channel_axis_is_taken_as_grey() -> None:
     face = np.random.default_rng(0).integers(0, 256, size=(48, 48), dtype=np.uint8)
     recognizer = EmotionRecognizer(detector=WholeFrame())
@@ -105,6 +109,7 @@ def test_a_grey_frame_with_a_channel_axis_is_taken_as_grey() -> None:
     assert YuNetDetector().detect(blank) == []
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("frame", "named"),
     [
@@ -153,6 +158,7 @@ def jpeg_variants() -> dict[str, bytes]:
     }
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("name", list(jpeg_variants()))
 def test_the_jpeg_size_read_is_the_size_decoded(name: str, tmp_path: Path) -> None:
     path = tmp_path / "variant.jpg"
@@ -174,6 +180,7 @@ def huge_jpeg(code: int = 0xC0, fill: bytes = b"\xff") -> bytes:
 SIZE_CODES = [0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF]  # SOF0-3, 5-7, 9-11, 13-15
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("code", [*SIZE_CODES, 0xC4, 0xC8, 0xCC])  # and DHT, JPG, DAC, which are no frame header
 def test_every_frame_header_gives_the_size(code: int, tmp_path: Path) -> None:
     path = tmp_path / "huge.jpg"
@@ -181,6 +188,7 @@ def test_every_frame_header_gives_the_size(code: int, tmp_path: Path) -> None:
     assert image_size(path) == ((20000, 20000) if code in SIZE_CODES else None)
 
 
+@pytest.mark.device
 def test_a_fill_byte_cannot_hide_a_huge_jpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "huge.jpg"
     path.write_bytes(huge_jpeg())  # 632 bytes that would decode to 1.2 GB
@@ -188,12 +196,14 @@ def test_a_fill_byte_cannot_hide_a_huge_jpeg(tmp_path: Path, monkeypatch: pytest
     one_error(runner.invoke(app, ["run", "--image", str(path)]), "20000x20000 pixels is over the 50 megapixel limit")
 
 
+@pytest.mark.device
 def test_a_pnm_height_is_read_whole(tmp_path: Path) -> None:
     path = tmp_path / "long.pgm"
     path.write_bytes(b"P5\n# " + b"x" * 50 + b"\n20000 20000\n255\n")  # the first 64 bytes end inside the height
     assert image_size(path) == (20000, 20000)
 
 
+@pytest.mark.device
 def test_an_os2_bitmap_gives_its_16_bit_size(tmp_path: Path) -> None:
     width, height = 5, 3
     row = bytes(3 * width) + bytes(-3 * width % 4)
@@ -204,6 +214,7 @@ def test_an_os2_bitmap_gives_its_16_bit_size(tmp_path: Path) -> None:
     assert image_size(path) == (width, height)
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("name", "content"),
     [
@@ -238,6 +249,7 @@ def mixed_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.device
 def test_an_unreadable_photo_in_a_folder_is_skipped_and_counted(
     mixed_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -254,12 +266,14 @@ def test_an_unreadable_photo_in_a_folder_is_skipped_and_counted(
     assert any("c.jpg" in m and "50 megapixel" in m for m in warned)
 
 
+@pytest.mark.device
 def test_a_folder_source_counts_what_it_skips(mixed_folder: Path) -> None:
     source = open_folder(mixed_folder)
     assert [frame.name for frame in source.frames()] == ["a.png", "d.png"]
     assert source.skipped == 2
 
 
+@pytest.mark.device
 def test_a_folder_with_no_readable_photo_is_one_error(mixed_folder: Path) -> None:
     for name in ("a.png", "d.png"):
         (mixed_folder / name).unlink()
@@ -269,6 +283,7 @@ def test_a_folder_with_no_readable_photo_is_one_error(mixed_folder: Path) -> Non
     assert "none of its 2 images could be read" in line
 
 
+@pytest.mark.device
 def test_one_unreadable_image_is_still_an_error(mixed_folder: Path) -> None:
     result = runner.invoke(app, ["run", "--image", str(mixed_folder / "b.png")])
     one_error(result, "b.png: not an image whose header gives its size")
@@ -325,6 +340,7 @@ BROKEN = {
 }
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_a_model_that_breaks_its_contract_is_one_error(case: str, tmp_path: Path) -> None:
     inputs, outputs, sidecar, words = BROKEN[case]
@@ -334,6 +350,7 @@ def test_a_model_that_breaks_its_contract_is_one_error(case: str, tmp_path: Path
     assert words in str(error.value) and "np." not in str(error.value)
 
 
+@pytest.mark.device
 def test_a_model_that_keeps_its_contract_gets_its_metadata(tmp_path: Path) -> None:
     check = classifier.check_contract
     assert check(tmp_path / "none.tflite", FakeInterpreter((1, 48, 48, 1), (1, 7)), None).class_names == SEVEN
@@ -344,6 +361,7 @@ def test_a_model_that_keeps_its_contract_gets_its_metadata(tmp_path: Path) -> No
     assert check(five, FakeInterpreter((1, 48, 48, 1), (1, 2)), given) is given
 
 
+@pytest.mark.device
 def test_a_dynamic_size_model_is_resized_to_its_contract(tmp_path: Path) -> None:
     interpreter = FakeInterpreter((1, 1, 1, 1), (1, 7), signature=(-1, -1, -1, 1))
     classifier.check_contract(tmp_path / "dynamic.tflite", interpreter, None)
@@ -357,6 +375,7 @@ def shipped_copy(tmp_path: Path) -> Path:
     return model
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(
     ("change", "words"),
     [
@@ -376,6 +395,7 @@ def test_run_refuses_the_shipped_model_under_a_broken_sidecar(
     one_error(runner.invoke(app, ["run", "--image", str(image), "--model", str(shipped_copy)]), words)
 
 
+@pytest.mark.device
 def test_the_shipped_model_without_its_sidecar_is_taken_as_fer2013s(shipped_copy: Path) -> None:
     assert Classifier(shipped_copy).class_names == SEVEN
 

@@ -102,6 +102,7 @@ CLASHES = [
 ]
 
 
+@pytest.mark.device
 @pytest.mark.parametrize(("arguments", "words"), [row[1:] for row in CLASHES], ids=[row[0] for row in CLASHES])
 def test_an_output_onto_an_input_or_another_output_is_refused_and_touches_nothing(
     arguments: str, words: list[str], clip: Path, image: Path, folder: Path, tmp_path: Path
@@ -115,6 +116,7 @@ def test_an_output_onto_an_input_or_another_output_is_refused_and_touches_nothin
     assert sorted(path.name for path in tmp_path.iterdir()) == ["in.avi", "in.png", "old.avi", "photos"]
 
 
+@pytest.mark.device
 def test_the_python_api_refuses_an_output_onto_its_input(clip: Path) -> None:
     before = snapshot(clip)
     with pytest.raises(EdgeEmotionError, match="would overwrite the --video"):
@@ -122,6 +124,7 @@ def test_the_python_api_refuses_an_output_onto_its_input(clip: Path) -> None:
     assert snapshot(clip) == before
 
 
+@pytest.mark.device
 def test_stdout_and_dev_null_are_never_a_clash(image: Path, tmp_path: Path) -> None:
     for events in ("-", os.devnull):
         result = runner.invoke(app, ["run", "--image", str(image), "--detector", "haar", "--events", events])
@@ -130,6 +133,7 @@ def test_stdout_and_dev_null_are_never_a_clash(image: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("source", ["video", "image"])
 def test_save_onto_a_folder_fails_before_the_first_frame(
     source: str, clip: Path, image: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -175,6 +179,7 @@ def frame_count(video: Path) -> int:
     return int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT))
 
 
+@pytest.mark.device
 def test_stops_while_the_video_is_finished_are_ignored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -191,6 +196,7 @@ def test_stops_while_the_video_is_finished_are_ignored(
     assert {number: signal.getsignal(number) for number in before} == before
 
 
+@pytest.mark.device
 def test_a_second_ctrl_c_keeps_the_video_and_the_exit_status(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,6 +248,7 @@ def summary_of(stderr: str) -> dict:
     return json.loads(next(line for line in stderr.splitlines() if line.startswith("{")))["summary"]
 
 
+@pytest.mark.device
 @pytest.mark.parametrize("gap", [0.001, 0.003, 0.006])
 def test_two_quick_ctrl_c_keep_the_whole_video(long_clip: Path, tmp_path: Path, gap: float) -> None:
     """A second Ctrl-C a few milliseconds after the first lands while the video is finished."""
@@ -269,6 +276,7 @@ def ignored(request: pytest.FixtureRequest) -> Iterator[signal.Signals]:
         signal.signal(number, previous)
 
 
+@pytest.mark.device
 def test_a_signal_the_parent_ignores_stays_ignored(
     ignored: signal.Signals, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -287,6 +295,7 @@ def test_a_signal_the_parent_ignores_stays_ignored(
     assert signal.getsignal(ignored) == signal.SIG_IGN
 
 
+@pytest.mark.device
 def test_nohup_keeps_running_after_the_terminal_closes(long_clip: Path, tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     arguments = cli("run", "--video", str(long_clip), "--events", str(events), "--max-frames", "100")

@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 BLOCKED_RUN = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
@@ -36,8 +40,8 @@ def test_help_loads_no_tensorflow() -> None:
     assert "run" in result.stdout and "convert" in result.stdout
 
 
-def test_run_works_with_tensorflow_blocked(int8_model: Path, astronaut: Path) -> None:
-    result = run_blocked("run", "--image", str(astronaut), "--model", str(int8_model))
+def test_run_works_with_tensorflow_blocked(tiny_model: Path, astronaut: Path) -> None:
+    result = run_blocked("run", "--image", str(astronaut), "--model", str(tiny_model))
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stderr
     assert len(json.loads(result.stdout.splitlines()[-1])["faces"]) == 1

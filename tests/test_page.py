@@ -14,6 +14,8 @@ import pytest
 from edge_emotion.device.annotate import COLOURS as OVERLAY_COLOURS
 from edge_emotion.labels import CLASS_NAMES
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 PAGE = (resources.files("edge_emotion.device") / "web" / "index.html").read_text()
 STYLE = PAGE[PAGE.index("<style>") : PAGE.index("</style>")]
 SCRIPT = PAGE[PAGE.index("<script>") : PAGE.index("</script>")]

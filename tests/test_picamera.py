@@ -14,6 +14,8 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.device.sources import open_camera
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 runner = CliRunner()
 
 
@@ -85,22 +87,22 @@ def test_camera_0_falls_back_to_picamera2(fake_picamera2: type[FakePicamera2], m
         open_camera("1")
 
 
-def test_run_with_picam(fake_picamera2: type[FakePicamera2], int8_model: Path) -> None:
-    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model), "--max-frames", "3"])
+def test_run_with_picam(fake_picamera2: type[FakePicamera2], tiny_model: Path) -> None:
+    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(tiny_model), "--max-frames", "3"])
     assert result.exit_code == 0, result.output
     events = [json.loads(line) for line in result.stdout.splitlines()[1:]]  # after the settings
     assert [e["frame"] for e in events] == [0, 1, 2] and all(e["source"] == "picam" for e in events)
     assert fake_picamera2.instances[0].closed  # released in finally
 
 
-def test_picam_without_picamera2_says_how_to_install(monkeypatch: pytest.MonkeyPatch, int8_model: Path) -> None:
+def test_picam_without_picamera2_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> None:
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails
-    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model)])
+    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(tiny_model)])
     assert result.exit_code == 1 and "edge-emotion[picamera]" in result.output
 
 
-def test_bad_camera_name(int8_model: Path) -> None:
-    result = runner.invoke(app, ["run", "--camera", "front", "--model", str(int8_model)])
+def test_bad_camera_name(tiny_model: Path) -> None:
+    result = runner.invoke(app, ["run", "--camera", "front", "--model", str(tiny_model)])
     assert result.exit_code == 1 and "camera index" in result.output
 
 

@@ -10,6 +10,8 @@ from edge_emotion.device.recognizer import EmotionRecognizer
 from edge_emotion.device.tracker import Steadiness
 from edge_emotion.errors import EdgeEmotionError
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 FRAME = np.full((120, 160, 3), 90, np.uint8)
 
 
@@ -17,9 +19,9 @@ def stream(model: Path, **options: object) -> EmotionRecognizer:
     return EmotionRecognizer(model, detector=ScriptedDetector(drift=0), track=True, **options)
 
 
-def test_a_new_face_is_calibrated_to_read_neutral(int8_model: Path) -> None:
-    recognizer = stream(int8_model, calibrate_seconds=0.5, steadiness=Steadiness(min_frames=1))
-    raw = EmotionRecognizer(int8_model, detector=ScriptedDetector(drift=0)).predict(FRAME)[0]
+def test_a_new_face_is_calibrated_to_read_neutral(tiny_model: Path) -> None:
+    recognizer = stream(tiny_model, calibrate_seconds=0.5, steadiness=Steadiness(min_frames=1))
+    raw = EmotionRecognizer(tiny_model, detector=ScriptedDetector(drift=0)).predict(FRAME)[0]
     assert raw.label != "neutral"  # the tiny model reads this grey frame as something else
     timeline = []
     for step in range(10):
@@ -30,8 +32,8 @@ def test_a_new_face_is_calibrated_to_read_neutral(int8_model: Path) -> None:
     assert all(label == "neutral" for _, label, _ in timeline[5:])
 
 
-def test_calibrate_on_request_and_its_refusals(int8_model: Path) -> None:
-    recognizer = stream(int8_model, steadiness=Steadiness(min_frames=2))
+def test_calibrate_on_request_and_its_refusals(tiny_model: Path) -> None:
+    recognizer = stream(tiny_model, steadiness=Steadiness(min_frames=2))
     recognizer.predict(FRAME, timestamp=0.0)
     with pytest.raises(EdgeEmotionError, match="no face with id 1"):
         recognizer.calibrate(1)  # seen once: not a face yet
@@ -45,11 +47,11 @@ def test_calibrate_on_request_and_its_refusals(int8_model: Path) -> None:
     assert [e["event"] for e in events] == ["change", "calibrated"] and events[0]["to"] == "neutral"
     assert events[1]["id"] == 1 and events[1]["label"] == "neutral"
     with pytest.raises(EdgeEmotionError, match="tracked stream"):
-        EmotionRecognizer(int8_model, detector=ScriptedDetector()).calibrate(1)
+        EmotionRecognizer(tiny_model, detector=ScriptedDetector()).calibrate(1)
 
 
-def test_enter_and_leave_events_name_the_face(int8_model: Path) -> None:
-    recognizer = EmotionRecognizer(int8_model, detector=ScriptedDetector(drift=0, empty=set(range(3, 20))), track=True)
+def test_enter_and_leave_events_name_the_face(tiny_model: Path) -> None:
+    recognizer = EmotionRecognizer(tiny_model, detector=ScriptedDetector(drift=0, empty=set(range(3, 20))), track=True)
     kinds = []
     for step in range(12):
         recognizer.predict(FRAME, timestamp=step / 10)
@@ -57,8 +59,8 @@ def test_enter_and_leave_events_name_the_face(int8_model: Path) -> None:
     assert kinds == [("face_enter", 1, 0.2), ("face_leave", 1, 0.8)]  # seen 3 frames; gone after 5 missed
 
 
-def test_timestamps_that_do_not_move_count_as_frames(int8_model: Path) -> None:
+def test_timestamps_that_do_not_move_count_as_frames(tiny_model: Path) -> None:
     """A video container without frame times: the smoothing still moves on."""
-    recognizer = stream(int8_model, steadiness=Steadiness(min_frames=1))
+    recognizer = stream(tiny_model, steadiness=Steadiness(min_frames=1))
     faces = [recognizer.predict(FRAME, timestamp=0.0) for _ in range(3)]
     assert recognizer.now == pytest.approx(2 / 30) and len(faces[-1]) == 1

@@ -19,8 +19,10 @@ from edge_emotion.device.settings import Outputs, Steadiness
 from edge_emotion.device.sources import open_video
 from edge_emotion.errors import EdgeEmotionError
 
-skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (the demo extra) ships the test face")
-PORTRAIT = cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)[20:240, 130:330]  # the face, with some room
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
+ASTRONAUT = Path(__file__).parent / "data" / "astronaut.jpg"  # the conftest's public-domain photograph
+PORTRAIT = cv2.imread(str(ASTRONAUT))[20:240, 130:330]  # the face, with some room
 runner = CliRunner()
 
 

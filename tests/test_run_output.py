@@ -26,6 +26,8 @@ from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import open_video
 from edge_emotion.device.stats import LabelTimes, describe
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 runner = CliRunner()
 
 

@@ -22,11 +22,13 @@ from edge_emotion.device.settings import Outputs
 from edge_emotion.device.sources import CaptureSource
 from edge_emotion.errors import EdgeEmotionError
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
 
-def start(int8_model: Path, server: LiveServer, capture: FakeCapture) -> threading.Thread:
+
+def start(tiny_model: Path, server: LiveServer, capture: FakeCapture) -> threading.Thread:
     """The loop on a fake camera, in a thread, publishing to ``server``; it ends with the camera's frames."""
     source = CaptureSource(lambda: capture, "fake", live=True, retries=0)
-    recognizer = EmotionRecognizer(int8_model, detector=ScriptedDetector(drift=0), track=True)
+    recognizer = EmotionRecognizer(tiny_model, detector=ScriptedDetector(drift=0), track=True)
     server.calibrate = recognizer.calibrate
     thread = threading.Thread(
         target=run_loop,
@@ -39,10 +41,10 @@ def start(int8_model: Path, server: LiveServer, capture: FakeCapture) -> threadi
 
 
 @pytest.fixture
-def live(int8_model: Path) -> Iterator[LiveServer]:
+def live(tiny_model: Path) -> Iterator[LiveServer]:
     camera = FakeCapture(100_000, delay=0.01)  # 100 FPS
     with LiveServer("127.0.0.1:0", token="s3cret") as server:
-        loop = start(int8_model, server, camera)
+        loop = start(tiny_model, server, camera)
         yield server
         camera.frames = 0  # the camera ends, so the loop does too: no thread left inside the runtime at exit
         loop.join(timeout=10)
@@ -136,11 +138,11 @@ def test_bad_requests_get_4xx_and_the_server_goes_on(live: LiveServer) -> None:
     assert get(live, "/health?token=s3cret").status == 200
 
 
-def test_a_client_that_never_reads_does_not_stall_the_loop(int8_model: Path) -> None:
+def test_a_client_that_never_reads_does_not_stall_the_loop(tiny_model: Path) -> None:
     with LiveServer("127.0.0.1:0") as server, socket.create_connection(("127.0.0.1", server.port)) as stalled:
         stalled.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
         time.sleep(0.2)
-        loop = start(int8_model, server, FakeCapture(300))
+        loop = start(tiny_model, server, FakeCapture(300))
         loop.join(timeout=60)
         assert not loop.is_alive()
         assert server.stats["frames"] == 300

@@ -24,7 +24,7 @@ from edge_emotion.device import serve
 from edge_emotion.device.serve import LiveServer
 from edge_emotion.errors import EdgeEmotionError
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.device]  # no TensorFlow: run in the device install too
 runner = CliRunner()
 TOKEN = "s3cret"
 TOKEN_ENV = "EDGE_EMOTION_TOKEN"

@@ -29,6 +29,8 @@ from edge_emotion.device.settings import (
 )
 from edge_emotion.errors import EdgeEmotionError
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 runner = CliRunner()
 MAX_PARAMETERS = 12
 PACKAGE = Path(edge_emotion.__file__).parent
@@ -122,16 +124,16 @@ def test_settings_check_themselves_when_made(make: object, message: str) -> None
 
 
 def test_a_run_records_its_resolved_settings_in_its_events_and_summary(
-    int8_model: Path, astronaut: Path, tmp_path: Path
+    tiny_model: Path, astronaut: Path, tmp_path: Path
 ) -> None:
     events = tmp_path / "events.jsonl"
-    args = ["run", "--image", str(astronaut), "--model", str(int8_model), "--events", str(events), "--quiet"]
+    args = ["run", "--image", str(astronaut), "--model", str(tiny_model), "--events", str(events), "--quiet"]
     result = runner.invoke(app, [*args, "--webhook", "http://hook.local/secret-path?key=1"])
     assert result.exit_code == 0, result.output
     header, frame = map(json.loads, events.read_text().splitlines())
     assert header["event"] == "settings" and frame["event"] == "frame"
     settings = header["settings"]
-    assert settings["model"] == str(int8_model) and settings["track"] is False
+    assert settings["model"] == str(tiny_model) and settings["track"] is False
     assert settings["detector"] == {  # photos' defaults, filled in
         "name": "yunet", "min_face": MIN_FACE, "min_score": DETECTOR_SCORES["yunet"].photos, "detect_width": None,
         "tilt": PHOTO_TILT, "photos": True,

@@ -16,6 +16,8 @@ from edge_emotion.metadata import read_metadata
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import SHIPPED, installed_models, model_path, shipped_model
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 GOLDEN = Path(__file__).parent / "data" / "shipped_int8_golden.npz"
 
 

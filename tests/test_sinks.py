@@ -36,6 +36,8 @@ from edge_emotion.device.sinks import (
 from edge_emotion.device.sources import open_source
 from edge_emotion.errors import EdgeEmotionError
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 CLIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips" / "WolfgangLanger_Pexels.mp4"
 MOSQUITTO = shutil.which("mosquitto") or next(
     (path for path in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(path, os.X_OK)), None

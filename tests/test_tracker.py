@@ -4,6 +4,8 @@ import pytest
 from edge_emotion.device.tracker import IouTracker, Steadiness, iou
 from edge_emotion.errors import EdgeEmotionError
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 BOX = (10, 10, 50, 50)
 NONE = np.zeros((0, 7))
 
