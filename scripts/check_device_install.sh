@@ -36,12 +36,12 @@ size=$(du -sm "$work/device" | cut -f1)  # before pytest joins it
 
 # The device tests, against the wheel: pytest runs a copy of tests/ away from the repository, so
 # `import edge_emotion` can only find the installed package; TensorFlow must still be absent after.
-"$work/device/bin/python" -m pip install --quiet pytest
+"$work/device/bin/python" -m pip install --quiet pytest paho-mqtt  # paho: the MQTT output's tests
 mkdir "$work/suite"
 cp -r "$root/tests" "$root/pyproject.toml" "$work/suite/"
 (cd "$work/suite/tests" && "$work/device/bin/python" -c \
   'import edge_emotion, sys; assert edge_emotion.__file__.startswith(sys.prefix), edge_emotion.__file__')
-(cd "$work/suite" && "$work/device/bin/python" -m pytest -q -p no:cacheprovider -m device)
+(cd "$work/suite" && "$work/device/bin/python" -m pytest -q -p no:cacheprovider -rs -m device)
 if "$work/device/bin/python" -c "import tensorflow" 2>/dev/null; then
   echo "the device tests pulled in TensorFlow" >&2
   exit 1

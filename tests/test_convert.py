@@ -137,7 +137,8 @@ def fake_compiler(folder: Path, succeed: bool) -> None:
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
 
-@pytest.mark.parametrize("compiler", ["absent", "works", "fails"])
+# One conversion shows the Edge TPU model's static batch; the compiler's other answers convert again (slow).
+@pytest.mark.parametrize("compiler", ["absent", *(pytest.param(c, marks=pytest.mark.slow) for c in ("works", "fails"))])
 def test_edgetpu_compile(
     compiler: str, trained_run: Path, fer_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
