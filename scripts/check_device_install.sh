@@ -37,8 +37,14 @@ size=$(du -sm "$work/device" | cut -f1)  # before pytest joins it
 # The device tests, against the wheel: pytest runs a copy of tests/ away from the repository, so
 # `import edge_emotion` can only find the installed package; TensorFlow must still be absent after.
 "$work/device/bin/python" -m pip install --quiet pytest paho-mqtt  # paho: the MQTT output's tests
-mkdir "$work/suite"
-cp -r "$root/tests" "$root/pyproject.toml" "$work/suite/"
+mkdir -p "$work/suite/tests"
+cp "$root/pyproject.toml" "$work/suite/"
+cp -r "$root"/tests/{conftest.py,fakes.py,page_harness.js,data} $(grep -l 'pytest.mark.device' "$root"/tests/test_*.py) \
+  "$work/suite/tests/"  # the modules with device tests: the others may import TensorFlow as they load
+mkdir -p "$work/suite/benchmarks/results" "$work/suite/examples"  # what some device tests read
+cp "$root/benchmarks/results/face_template.json" "$work/suite/benchmarks/results/"
+cp "$root/examples/mqtt_subscriber.py" "$work/suite/examples/"
+[ ! -d "$root/../shared/data" ] || ln -s "$(cd "$root/.." && pwd)/shared" "$work/shared"  # real clips, where present
 (cd "$work/suite/tests" && "$work/device/bin/python" -c \
   'import edge_emotion, sys; assert edge_emotion.__file__.startswith(sys.prefix), edge_emotion.__file__')
 (cd "$work/suite" && "$work/device/bin/python" -m pytest -q -p no:cacheprovider -rs -m device)
