@@ -4,10 +4,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from test_device_loop import write_video
+import pytest
+from fakes import write_video
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
+
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
 
 runner = CliRunner()
 QUICK = ["bench", "--seconds", "0.1", "--threads", "2"]

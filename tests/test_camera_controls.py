@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from edge_emotion.cli import app
 from edge_emotion.device.sources import open_camera
 
+pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
+
 runner = CliRunner()
 
 
@@ -78,9 +80,9 @@ def test_no_size_or_rate_asked_leaves_the_camera_alone(cameras: list[FakeCamera]
     ],
 )  # fmt: skip
 def test_what_the_camera_cannot_do_is_one_line_saying_what_it_chose(
-    cameras: list[FakeCamera], int8_model: Path, flags: list[str], said: str
+    cameras: list[FakeCamera], tiny_model: Path, flags: list[str], said: str
 ) -> None:
-    result = runner.invoke(app, ["run", "--camera", "0", "--model", str(int8_model), *flags])
+    result = runner.invoke(app, ["run", "--camera", "0", "--model", str(tiny_model), *flags])
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
@@ -99,15 +101,15 @@ def test_what_the_camera_cannot_do_is_one_line_saying_what_it_chose(
     ],
 )
 def test_bad_camera_settings_are_one_line_before_the_camera_opens(
-    cameras: list[FakeCamera], int8_model: Path, flags: list[str], said: str
+    cameras: list[FakeCamera], tiny_model: Path, flags: list[str], said: str
 ) -> None:
-    result = runner.invoke(app, ["run", "--camera", "0", "--model", str(int8_model), *flags])
+    result = runner.invoke(app, ["run", "--camera", "0", "--model", str(tiny_model), *flags])
     assert result.exit_code == 1, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
     assert cameras == []  # never opened
 
 
-def test_camera_settings_without_a_camera_are_refused(tmp_path: Path, int8_model: Path) -> None:
+def test_camera_settings_without_a_camera_are_refused(tmp_path: Path, tiny_model: Path) -> None:
     result = runner.invoke(app, ["run", "--video", str(tmp_path / "a.mp4"), "--fps", "10"])
     assert result.exit_code == 1 and "use them with --camera" in result.output

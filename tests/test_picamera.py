@@ -125,9 +125,9 @@ def test_picam_takes_the_size_and_rate_asked(fake_picamera2: type[FakePicamera2]
     ],
 )
 def test_picam_refuses_what_it_cannot_do_saying_what_it_chose(
-    fake_picamera2: type[FakePicamera2], int8_model: Path, size: tuple[int, int], fps: float | None, said: str
+    fake_picamera2: type[FakePicamera2], tiny_model: Path, size: tuple[int, int], fps: float | None, said: str
 ) -> None:
     flags = ["--camera-size", f"{size[0]}x{size[1]}", *(["--fps", str(fps)] if fps else [])]
-    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(int8_model), *flags])
+    result = runner.invoke(app, ["run", "--camera", "picam", "--model", str(tiny_model), *flags])
     assert result.exit_code == 1 and result.output.count("\n") == 1 and said in result.output, result.output
     assert fake_picamera2.instances[0].closed and not fake_picamera2.instances[0].started
