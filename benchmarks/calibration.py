@@ -17,8 +17,8 @@ import numpy as np
 from common import fer_csv, save
 from edge_emotion.training.data import load_faces
 
-from edge_emotion.device.calibration import apply_bias, neutral_bias
-from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.engine.calibration import apply_bias, neutral_bias
+from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model

@@ -16,10 +16,10 @@ import numpy as np
 from common import CLIPS, batch1_faces_per_second, save
 from skimage import data as skimage_data
 
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sources import open_video
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.sources import open_video
 from edge_emotion.preprocess import face_to_input
 from edge_emotion.shipped import shipped_model
 

@@ -15,10 +15,10 @@ from common import save
 from serve_clients import rss_mb
 from skimage import data as skimage_data
 
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sources import CaptureSource
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.sources import CaptureSource
 from edge_emotion.shipped import shipped_model
 
 

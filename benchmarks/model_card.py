@@ -20,7 +20,7 @@ from common import SHARED_FER, batch1_faces_per_second, fer_csv, save
 from model_cost import cost
 
 from edge_emotion.data import load_faces
-from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.metadata import write_metadata
 from edge_emotion.metrics import score_label_sets
 from edge_emotion.preprocess import model_inputs

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from common import batch1_faces_per_second, save
 
-from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.interpreter import runtime_module
+from edge_emotion.device.engine.classifier import Classifier
+from edge_emotion.device.engine.interpreter import runtime_module
 from edge_emotion.shipped import shipped_model
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from common import CLIPS, save
 
-from edge_emotion.device.live import run_live
-from edge_emotion.device.settings import Outputs, RunSettings
+from edge_emotion.device.engine.settings import Outputs, RunSettings
+from edge_emotion.device.io.live import run_live
 
 CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 

@@ -34,9 +34,9 @@ from common import CLIPS, SHARED_FER, fer_csv, save
 from skimage import data as skimage_data
 
 from edge_emotion.data import load_faces
-from edge_emotion.device.recognizer import EmotionRecognizer, Face
-from edge_emotion.device.settings import DetectorSettings
-from edge_emotion.device.sources import open_video
+from edge_emotion.device.engine.recognizer import EmotionRecognizer, Face
+from edge_emotion.device.engine.settings import DetectorSettings
+from edge_emotion.device.io.sources import open_video
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
 from edge_emotion.training.corruptions import FAMILIES, FRAME_FAMILIES, SEVERITIES, check_corruption, corrupt

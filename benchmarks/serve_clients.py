@@ -18,11 +18,11 @@ import cv2
 from common import save
 from device_loop import scene, write_clip
 
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.serve import LiveServer
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sources import CaptureSource, Frame
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.serve import LiveServer
+from edge_emotion.device.io.sources import CaptureSource, Frame
 from edge_emotion.shipped import shipped_model
 
 

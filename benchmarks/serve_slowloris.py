@@ -26,10 +26,10 @@ from common import save
 from device_loop import scene, write_clip
 from serve_clients import LoopedVideo
 
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.serve import HEADER_SECONDS, LiveServer
-from edge_emotion.device.settings import Outputs
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.serve import HEADER_SECONDS, LiveServer
 from edge_emotion.shipped import shipped_model
 
 TOKEN = "benchmark-token"

@@ -27,7 +27,7 @@ import numpy as np
 from common import CLIPS, fer_csv, save
 
 from edge_emotion.data import load_splits
-from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.metadata import ModelMetadata
 from edge_emotion.metrics import score
 from edge_emotion.preprocess import ANTI_ALIAS, align_face, low_pass, scale
@@ -60,7 +60,7 @@ def keras_chained(inputs: np.ndarray) -> np.ndarray:
 
 def real_faces() -> list[tuple[np.ndarray, tuple[int, int, int, int], np.ndarray | None]]:
     """(frame, box, landmarks) of every face YuNet finds in every 6th frame of the clip and in the group photo."""
-    from edge_emotion.device.detector import YuNetDetector
+    from edge_emotion.device.engine.detector import YuNetDetector
 
     detector = YuNetDetector()
     frames = [cv2.imread(str(CLIPS / "multi_face.jpg"))]

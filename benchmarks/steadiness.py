@@ -28,9 +28,9 @@ import cv2
 import numpy as np
 from common import CLIPS, save
 
-from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.tracker import IouTracker, Steadiness
+from edge_emotion.device.engine.classifier import Classifier
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.tracker import IouTracker, Steadiness
 
 CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
 STEADY = {"sad": range(0, 144), "happy": range(258, 472)}

@@ -32,10 +32,10 @@ from common import CLIPS, fer_csv, save
 from pipeline_faithfulness import HEIGHT, WIDTH, backgrounds, match
 
 from edge_emotion.data import load_faces
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.regions import Regions, RegionSearch
-from edge_emotion.device.settings import FULL_WIDTH, as_json
-from edge_emotion.device.sources import open_video
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.regions import Regions, RegionSearch
+from edge_emotion.device.engine.settings import FULL_WIDTH, as_json
+from edge_emotion.device.io.sources import open_video
 from edge_emotion.shipped import shipped_model
 
 FPS = 30

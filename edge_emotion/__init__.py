@@ -4,7 +4,7 @@
     faces = EmotionRecognizer(photos=True).predict(cv2.imread("group.jpg"))
 
 The package root stays light: ``import edge_emotion`` imports neither TensorFlow nor OpenCV;
-``EmotionRecognizer`` and ``Face`` are imported from ``edge_emotion.device.recognizer`` when
+``EmotionRecognizer`` and ``Face`` are imported from ``edge_emotion.device.engine.recognizer`` when
 first asked for, so a Raspberry Pi pulls in only what the device needs.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["EmotionRecognizer", "Face", "__version__"]
-_LAZY = {"EmotionRecognizer": "edge_emotion.device.recognizer", "Face": "edge_emotion.device.recognizer"}
+_LAZY = {"EmotionRecognizer": "edge_emotion.device.engine.recognizer", "Face": "edge_emotion.device.engine.recognizer"}
 
 
 def __getattr__(name: str) -> Any:

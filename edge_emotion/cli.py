@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from edge_emotion import __version__
-from edge_emotion.device.settings import (
+from edge_emotion.device.engine.settings import (
     BENCH_SECONDS,
     BENCH_THREADS,
     DETECT_WIDTH,
@@ -412,7 +412,7 @@ def bench_command(
     import json
 
     from edge_emotion.console import print_bench
-    from edge_emotion.device.bench import run_bench
+    from edge_emotion.device.io.bench import run_bench
 
     with user_errors():
         if video is not None and camera is not None:
@@ -631,10 +631,10 @@ def run_command(
     import json
     import os
 
-    from edge_emotion.device.live import run_live
-    from edge_emotion.device.serve import resolve_token
-    from edge_emotion.device.sinks import resolve_mqtt_password
-    from edge_emotion.device.stats import describe, plural
+    from edge_emotion.device.io.live import run_live
+    from edge_emotion.device.io.serve import resolve_token
+    from edge_emotion.device.io.sinks import resolve_mqtt_password
+    from edge_emotion.device.io.stats import describe, plural
 
     if quiet and events is None:
         events = Path(os.devnull)  # the events go nowhere rather than to stdout

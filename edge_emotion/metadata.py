@@ -2,7 +2,7 @@
 
 The converter writes it; the device side reads the class names and input contract from it
 instead of hard-coding them, and refuses a model whose tensors do not match what it says
-(``device.classifier.check_contract``). The record fields (where the model came from, its
+(``device.engine.classifier.check_contract``). The record fields (where the model came from, its
 conversion check, versions, the measured ``card``) are read by ``convert``'s report and
 ``edge-emotion models``.
 """

@@ -17,7 +17,7 @@ import numpy as np
 
 from edge_emotion.atomic import reading
 from edge_emotion.data import FaceSet
-from edge_emotion.device.classifier import Classifier, mirror_averaged
+from edge_emotion.device.engine.classifier import Classifier, mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import SHIPPED, model_path

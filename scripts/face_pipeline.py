@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge_emotion.device.classifier import Classifier, quantize
-from edge_emotion.device.detector import YuNetDetector
+from edge_emotion.device.engine.classifier import Classifier, quantize
+from edge_emotion.device.engine.detector import YuNetDetector
 from edge_emotion.preprocess import align_face, low_pass, scale, to_gray
 from edge_emotion.shipped import shipped_model
 

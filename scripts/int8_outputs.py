@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_emotion.device.classifier import Classifier, quantize
+from edge_emotion.device.engine.classifier import Classifier, quantize
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
 

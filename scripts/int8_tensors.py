@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_emotion.device.classifier import quantize
-from edge_emotion.device.interpreter import op_resolver, runtime_module
+from edge_emotion.device.engine.classifier import quantize
+from edge_emotion.device.engine.interpreter import op_resolver, runtime_module
 from edge_emotion.metadata import read_metadata
 from edge_emotion.preprocess import low_pass, scale
 from edge_emotion.shipped import shipped_model

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 from typer.testing import Result
 
-from edge_emotion.device.detector import Detection
-from edge_emotion.device.sources import CaptureSource
+from edge_emotion.device.engine.detector import Detection
+from edge_emotion.device.io.sources import CaptureSource
 from edge_emotion.labels import CLASS_NAMES
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.device.detector import YuNetDetector
+from edge_emotion.device.engine.detector import YuNetDetector
 from edge_emotion.preprocess import FER_BOX, FER_LANDMARKS, align_face, face_matrix, pixel_centres, resize_face
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too

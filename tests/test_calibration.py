@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge_emotion.device.calibration import Calibration, apply_bias, neutral_bias
+from edge_emotion.device.engine.calibration import Calibration, apply_bias, neutral_bias
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 

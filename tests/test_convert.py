@@ -12,8 +12,8 @@ from edge_emotion import __version__
 from edge_emotion.cli import app
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.data import load_faces
-from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.interpreter import runtime_module
+from edge_emotion.device.engine.classifier import Classifier
+from edge_emotion.device.engine.interpreter import runtime_module
 
 runner = CliRunner()
 

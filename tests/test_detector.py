@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device import detector as detector_module
-from edge_emotion.device.detector import (
+from edge_emotion.device.engine import detector as detector_module
+from edge_emotion.device.engine.detector import (
     MAX_NETS,
     PHOTO_SCALES,
     PHOTO_TILT,
@@ -24,9 +24,9 @@ from edge_emotion.device.detector import (
     make_detector,
     shipped_yunet,
 )
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import DetectorSettings
-from edge_emotion.device.sources import open_video
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import DetectorSettings
+from edge_emotion.device.io.sources import open_video
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too

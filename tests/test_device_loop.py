@@ -10,12 +10,12 @@ from fakes import FakeCapture, ScriptedDetector, assert_one_error, camera, read_
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device import loop
-from edge_emotion.device.events import EventWriter
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sources import CaptureSource
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io import loop
+from edge_emotion.device.io.events import EventWriter
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.sources import CaptureSource
 
 runner = CliRunner()
 

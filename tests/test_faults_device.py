@@ -24,9 +24,9 @@ from fakes import default_stop_signals
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device.detector import Detection
-from edge_emotion.device.image_header import image_size
-from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.detector import Detection
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.io.image_header import image_size
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.shipped import shipped_model
 

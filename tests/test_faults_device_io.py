@@ -20,11 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device.detector import Detection
-from edge_emotion.device.events import EventWriter
-from edge_emotion.device.outputs import AnnotatedOutput
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.sources import Frame
+from edge_emotion.device.engine.detector import Detection
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.io.events import EventWriter
+from edge_emotion.device.io.outputs import AnnotatedOutput
+from edge_emotion.device.io.sources import Frame
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = [pytest.mark.faults, pytest.mark.device]  # no TensorFlow: run in the device install too

@@ -18,13 +18,13 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from edge_emotion.cli import app
-from edge_emotion.device import classifier, detector
-from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.detector import Detection, HaarDetector, YuNetDetector
-from edge_emotion.device.image_header import image_size
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import DetectorSettings
-from edge_emotion.device.sources import open_folder
+from edge_emotion.device.engine import classifier, detector
+from edge_emotion.device.engine.classifier import Classifier
+from edge_emotion.device.engine.detector import Detection, HaarDetector, YuNetDetector
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import DetectorSettings
+from edge_emotion.device.io.image_header import image_size
+from edge_emotion.device.io.sources import open_folder
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metadata import ModelMetadata
@@ -254,7 +254,7 @@ def test_an_unreadable_photo_in_a_folder_is_skipped_and_counted(
     mixed_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     events = tmp_path / "events.jsonl"
-    with caplog.at_level(logging.WARNING, logger="edge_emotion.device.sources"):
+    with caplog.at_level(logging.WARNING, logger="edge_emotion.device.io.sources"):
         result = runner.invoke(app, ["run", "--dir", str(mixed_folder), "--events", str(events)])
     assert result.exit_code == 0, result.output
     summary = summary_of(result)

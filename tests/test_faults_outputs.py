@@ -23,14 +23,14 @@ import pytest
 from fakes import FakeCapture, camera, default_stop_signals, read_events, write_video
 from typer.testing import CliRunner, Result
 
-import edge_emotion.device.loop as loop_module
-import edge_emotion.device.outputs as outputs_module
+import edge_emotion.device.io.loop as loop_module
+import edge_emotion.device.io.outputs as outputs_module
 from edge_emotion.cli import app
-from edge_emotion.device.events import EventWriter
-from edge_emotion.device.live import run_live
-from edge_emotion.device.loop import run_loop, stop_signals_as_ctrl_c
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import DetectorSettings, Outputs, RunSettings
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import DetectorSettings, Outputs, RunSettings
+from edge_emotion.device.io.events import EventWriter
+from edge_emotion.device.io.live import run_live
+from edge_emotion.device.io.loop import run_loop, stop_signals_as_ctrl_c
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata
 

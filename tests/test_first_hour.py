@@ -54,7 +54,7 @@ def test_the_package_imports_light_and_gives_the_recognizer_when_asked() -> None
         "heavy = lambda: sorted(m for m in ('cv2', 'tensorflow', 'keras') if m in sys.modules)\n"
         "assert heavy() == [], heavy()\n"
         "from edge_emotion import EmotionRecognizer, Face\n"
-        "from edge_emotion.device import recognizer\n"
+        "from edge_emotion.device.engine import recognizer\n"
         "assert EmotionRecognizer is recognizer.EmotionRecognizer and Face is recognizer.Face\n"
         "assert heavy() == ['cv2'], heavy()\n"
         "try:\n    edge_emotion.Nothing\nexcept AttributeError as error:\n    print(error)\n"
@@ -145,7 +145,7 @@ def test_conversion_is_quiet_unless_verbose(trained_run: Path, fer_csv: Path, tm
 
 
 def test_opencv_is_silenced_around_opening_a_source_unless_verbose(root_level: object) -> None:
-    from edge_emotion.device.live import opencv_quiet
+    from edge_emotion.device.io.live import opencv_quiet
 
     levels = cv2.utils.logging
     before = levels.getLogLevel()

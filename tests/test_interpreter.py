@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from fakes import synthetic_faces
 
-from edge_emotion.device.classifier import Classifier, dequantize, quantize
-from edge_emotion.device.interpreter import MAX_THREADS, RUNTIME_VARIABLE, make_interpreter, runtime_module
+from edge_emotion.device.engine.classifier import Classifier, dequantize, quantize
+from edge_emotion.device.engine.interpreter import MAX_THREADS, RUNTIME_VARIABLE, make_interpreter, runtime_module
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model

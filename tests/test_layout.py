@@ -4,9 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.device.annotate import annotate
-from edge_emotion.device.layout import FONT, MIN_SCALE, Layout, Rect, layout
-from edge_emotion.device.recognizer import Face
+from edge_emotion.device.engine.recognizer import Face
+from edge_emotion.device.io.annotate import annotate
+from edge_emotion.device.io.layout import FONT, MIN_SCALE, Layout, Rect, layout
 from edge_emotion.labels import CLASS_NAMES
 
 NAMES = list(CLASS_NAMES)

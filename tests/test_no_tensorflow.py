@@ -16,7 +16,7 @@ class Block(importlib.abc.MetaPathFinder):
         if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "matplotlib"):
             raise ModuleNotFoundError("blocked for this test: " + name, name=name)  # as an absent package
 sys.meta_path.insert(0, Block())
-import edge_emotion.device, edge_emotion.device.loop, edge_emotion.device.recognizer
+import edge_emotion.device, edge_emotion.device.io.loop, edge_emotion.device.engine.recognizer
 from edge_emotion.cli import app
 sys.argv = ["edge-emotion", *sys.argv[1:]]
 try:

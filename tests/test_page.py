@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from edge_emotion.device.annotate import COLOURS as OVERLAY_COLOURS
+from edge_emotion.device.io.annotate import COLOURS as OVERLAY_COLOURS
 from edge_emotion.labels import CLASS_NAMES
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
 
-PAGE = (resources.files("edge_emotion.device") / "web" / "index.html").read_text()
+PAGE = (resources.files("edge_emotion.device.io") / "web" / "index.html").read_text()
 STYLE = PAGE[PAGE.index("<style>") : PAGE.index("</style>")]
 SCRIPT = PAGE[PAGE.index("<script>") : PAGE.index("</script>")]
 AA = 4.5
@@ -105,7 +105,7 @@ def test_the_page_reads_its_tokens_and_the_typed_event_stream() -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="runs the page's script in Node.js, not installed here")
 def test_the_page_shows_frames_changes_calibration_and_answers() -> None:
-    page = resources.files("edge_emotion.device") / "web" / "index.html"
+    page = resources.files("edge_emotion.device.io") / "web" / "index.html"
     harness = Path(__file__).with_name("page_harness.js")
     run = subprocess.run(["node", str(harness), str(page)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device.sources import open_camera
+from edge_emotion.device.io.sources import open_camera
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from fakes import ScriptedDetector
 
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.tracker import Steadiness
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.tracker import Steadiness
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too

@@ -10,13 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device import live
-from edge_emotion.device.detector import YuNetDetector
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.regions import HUNT, Regions, RegionSearch
-from edge_emotion.device.settings import Outputs, Steadiness
-from edge_emotion.device.sources import open_video
+from edge_emotion.device.engine.detector import YuNetDetector
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.regions import HUNT, Regions, RegionSearch
+from edge_emotion.device.engine.settings import Outputs, Steadiness
+from edge_emotion.device.io import live
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.sources import open_video
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too

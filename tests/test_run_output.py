@@ -16,15 +16,15 @@ import pytest
 from fakes import FakeCapture, assert_one_error, camera, read_events, write_video
 from typer.testing import CliRunner
 
-import edge_emotion.device.live as live_module
-import edge_emotion.device.loop as loop_module
-import edge_emotion.device.outputs as outputs
+import edge_emotion.device.io.live as live_module
+import edge_emotion.device.io.loop as loop_module
+import edge_emotion.device.io.outputs as outputs
 from edge_emotion.cli import app
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer, Face
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sources import open_video
-from edge_emotion.device.stats import LabelTimes, describe
+from edge_emotion.device.engine.recognizer import EmotionRecognizer, Face
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.sources import open_video
+from edge_emotion.device.io.stats import LabelTimes, describe
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
 

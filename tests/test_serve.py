@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from fakes import FakeCapture, ScriptedDetector
 
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.serve import BOUNDARY, LiveServer
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sources import CaptureSource
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.serve import BOUNDARY, LiveServer
+from edge_emotion.device.io.sources import CaptureSource
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too

@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device import serve
-from edge_emotion.device.serve import LiveServer
+from edge_emotion.device.io import serve
+from edge_emotion.device.io.serve import LiveServer
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = [pytest.mark.faults, pytest.mark.device]  # no TensorFlow: run in the device install too
@@ -200,7 +200,7 @@ def test_no_answer_can_be_framed_by_another_page(path: str) -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="runs the page's token lines in Node.js, not installed here")
 def test_the_page_passes_a_plus_in_its_token_on_as_a_plus() -> None:
-    page = (resources.files("edge_emotion.device") / "web" / "index.html").read_text()
+    page = (resources.files("edge_emotion.device.io") / "web" / "index.html").read_text()
     lines = [line for line in page.splitlines() if line.startswith("const token =")]
     start = page.index("const withToken =")
     lines.append(page[start : page.index(";\n", start) + 1])
@@ -225,7 +225,7 @@ def run_live(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
         calls.append(secrets)
         return SUMMARY
 
-    monkeypatch.setattr("edge_emotion.device.live.run_live", kept)
+    monkeypatch.setattr("edge_emotion.device.io.live.run_live", kept)
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     return calls
 

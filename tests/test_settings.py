@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import edge_emotion
 from edge_emotion.cli import app
-from edge_emotion.device.settings import (
+from edge_emotion.device.engine.settings import (
     DETECT_WIDTH,
     DETECTOR_SCORES,
     FULL_WIDTH,

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.device.classifier import Classifier
+from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.preprocess import low_pass, model_inputs
 from edge_emotion.training.augment import Jitter, random_affine
 

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.convert.edgetpu import op_report
-from edge_emotion.device.classifier import Classifier, quantize
-from edge_emotion.device.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.classifier import Classifier, quantize
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import read_metadata
 from edge_emotion.preprocess import scale

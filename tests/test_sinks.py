@@ -20,11 +20,11 @@ import pytest
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
-from edge_emotion.device.live import run_live
-from edge_emotion.device.loop import run_loop
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.settings import Outputs, RunSettings
-from edge_emotion.device.sinks import (
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs, RunSettings
+from edge_emotion.device.io.live import run_live
+from edge_emotion.device.io.loop import run_loop
+from edge_emotion.device.io.sinks import (
     MQTT_PASSWORD_ENV,
     MqttSink,
     Sinks,
@@ -33,7 +33,7 @@ from edge_emotion.device.sinks import (
     parse_webhook_url,
     resolve_mqtt_password,
 )
-from edge_emotion.device.sources import open_source
+from edge_emotion.device.io.sources import open_source
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too
@@ -292,7 +292,7 @@ def test_the_last_will_says_offline_when_the_process_dies(broker: Broker) -> Non
     subscriber = Subscriber(broker.port)
     code = (
         "import sys, time\n"
-        "from edge_emotion.device.sinks import MqttSink, parse_mqtt_url\n"
+        "from edge_emotion.device.io.sinks import MqttSink, parse_mqtt_url\n"
         f"sink = MqttSink(parse_mqtt_url({broker.url()!r}))\n"
         "print('connected', flush=True)\n"
         "time.sleep(60)\n"

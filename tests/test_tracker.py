@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge_emotion.device.tracker import IouTracker, Steadiness, iou
+from edge_emotion.device.engine.tracker import IouTracker, Steadiness, iou
 from edge_emotion.errors import EdgeEmotionError
 
 pytestmark = pytest.mark.device  # no TensorFlow: run in the device install too

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_emotion.device.interpreter import runtime_module
+from edge_emotion.device.engine.interpreter import runtime_module
 from edge_emotion.errors import EdgeEmotionError
 
 # Ops the Edge TPU compiler maps (Coral's "supported operations" table), by TFLite builtin name.

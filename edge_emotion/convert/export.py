@@ -19,7 +19,7 @@ from edge_emotion.convert.edgetpu import compile_for_edgetpu, op_report
 from edge_emotion.convert.ensemble import combine
 from edge_emotion.convert.quantize import MODES, representative_faces, to_tflite
 from edge_emotion.data import FaceSet, canonical_split, load_faces, load_splits
-from edge_emotion.device.classifier import Classifier, tensor_quantization
+from edge_emotion.device.engine.classifier import Classifier, tensor_quantization
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale

@@ -1,4 +1,4 @@
-"""The device stage: a TFLite interpreter, a face detector, a tracker and the live loop.
+"""The device stage: the inference engine (``engine``) and the input and output around it (``io``).
 
 Needs numpy, OpenCV and a TFLite interpreter (LiteRT or tflite-runtime); never TensorFlow.
 """

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_emotion.data import FaceSet
-from edge_emotion.device.classifier import mirror_averaged
+from edge_emotion.device.engine.classifier import mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import NUM_CLASSES
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs

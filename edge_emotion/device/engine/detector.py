@@ -17,7 +17,7 @@ import cv2
 import cv2.data
 import numpy as np
 
-from edge_emotion.device.settings import (
+from edge_emotion.device.engine.settings import (
     DETECT_WIDTH,
     DETECTOR_SCORES,
     MIN_FACE,

@@ -4,8 +4,8 @@ where ``layout`` placed them."""
 import cv2
 import numpy as np
 
-from edge_emotion.device.layout import FONT, Label, Rect, layout
-from edge_emotion.device.recognizer import Face
+from edge_emotion.device.engine.recognizer import Face
+from edge_emotion.device.io.layout import FONT, Label, Rect, layout
 
 # One BGR colour per FER2013 class, so a label reads at a glance; unknown names fall back to white.
 # Each is at least 4.5:1 against the black box behind the text (tests/test_page.py).

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_emotion.device.calibration import apply_bias
-from edge_emotion.device.detector import Box
-from edge_emotion.device.settings import Steadiness
+from edge_emotion.device.engine.calibration import apply_bias
+from edge_emotion.device.engine.detector import Box
+from edge_emotion.device.engine.settings import Steadiness
 
 
 def iou(a: Box, b: Box) -> float:

@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 
 from edge_emotion import __version__
-from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.detector import YuNetDetector
-from edge_emotion.device.regions import window_search
-from edge_emotion.device.settings import BENCH_SECONDS, BENCH_THREADS, Regions
-from edge_emotion.device.sources import open_source
+from edge_emotion.device.engine.classifier import Classifier
+from edge_emotion.device.engine.detector import YuNetDetector
+from edge_emotion.device.engine.regions import window_search
+from edge_emotion.device.engine.settings import BENCH_SECONDS, BENCH_THREADS, Regions
+from edge_emotion.device.io.sources import open_source
 from edge_emotion.preprocess import align_face, scale, to_gray
 from edge_emotion.shipped import SHIPPED, shipped_model
 

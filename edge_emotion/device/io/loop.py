@@ -7,16 +7,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from edge_emotion.device.annotate import annotate
-from edge_emotion.device.events import EventWriter, frame_event, selected, settings_event, typed_events
-from edge_emotion.device.outputs import AnnotatedOutput
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.serve import LiveServer
-from edge_emotion.device.settings import Outputs
-from edge_emotion.device.sinks import Sinks
-from edge_emotion.device.sources import Frame, FrameSource
-from edge_emotion.device.stats import LabelTimes, RunStats
-from edge_emotion.device.viewer import Viewer
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import Outputs
+from edge_emotion.device.io.annotate import annotate
+from edge_emotion.device.io.events import EventWriter, frame_event, selected, settings_event, typed_events
+from edge_emotion.device.io.outputs import AnnotatedOutput
+from edge_emotion.device.io.serve import LiveServer
+from edge_emotion.device.io.sinks import Sinks
+from edge_emotion.device.io.sources import Frame, FrameSource
+from edge_emotion.device.io.stats import LabelTimes, RunStats
+from edge_emotion.device.io.viewer import Viewer
 
 # How a service manager or a closed terminal stops a process (Windows has no SIGHUP).
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))

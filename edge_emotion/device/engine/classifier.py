@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_emotion.device.interpreter import make_interpreter
+from edge_emotion.device.engine.interpreter import make_interpreter
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import GREY, MAX_LOW_PASS_SIGMA, ModelMetadata, read_metadata, sidecar_path
 from edge_emotion.preprocess import INPUT_SIZE, PIXEL_SCALE, low_pass

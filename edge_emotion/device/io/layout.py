@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import cv2
 
-from edge_emotion.device.detector import Box
+from edge_emotion.device.engine.detector import Box
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MIN_SCALE = 0.4  # Hershey text smaller than this (about 9 pixels high) is unreadable: shrink no further

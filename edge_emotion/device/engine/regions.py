@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_emotion.device.detector import NMS_IOU, Box, Detection, Found, ScaledDetector
-from edge_emotion.device.settings import FULL_WIDTH, MIN_SIDE, Regions
+from edge_emotion.device.engine.detector import NMS_IOU, Box, Detection, Found, ScaledDetector
+from edge_emotion.device.engine.settings import FULL_WIDTH, MIN_SIDE, Regions
 from edge_emotion.preprocess import pixel_centres
 
 FOLLOWED = 3  # frames a face must have been followed before losing it makes every frame a full search

@@ -10,13 +10,13 @@ import sys
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from edge_emotion.device.loop import FINISHING, run_loop, stop_signals_as_ctrl_c
-from edge_emotion.device.outputs import check_clashes, check_target
-from edge_emotion.device.recognizer import EmotionRecognizer
-from edge_emotion.device.serve import LiveServer
-from edge_emotion.device.settings import RunSettings, as_json
-from edge_emotion.device.sinks import open_sinks
-from edge_emotion.device.sources import open_source, opencv_quiet, source_kind
+from edge_emotion.device.engine.recognizer import EmotionRecognizer
+from edge_emotion.device.engine.settings import RunSettings, as_json
+from edge_emotion.device.io.loop import FINISHING, run_loop, stop_signals_as_ctrl_c
+from edge_emotion.device.io.outputs import check_clashes, check_target
+from edge_emotion.device.io.serve import LiveServer
+from edge_emotion.device.io.sinks import open_sinks
+from edge_emotion.device.io.sources import open_source, opencv_quiet, source_kind
 
 
 def run_live(settings: RunSettings, *, token: str | None = None, mqtt_password: str | None = None) -> dict:

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from edge_emotion.device.image_header import image_size
-from edge_emotion.device.settings import MIN_SIDE, PICAM_SIZE
+from edge_emotion.device.engine.settings import MIN_SIDE, PICAM_SIZE
+from edge_emotion.device.io.image_header import image_size
 from edge_emotion.errors import EdgeEmotionError, missing_extra
 from edge_emotion.preprocess import IMAGE_SUFFIXES
 from edge_emotion.quiet import native_output_hidden, verbose

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from edge_emotion.atomic import atomic_path, check_writable, partial_path, write_errors
-from edge_emotion.device.sources import Frame, open_folder, opencv_quiet
+from edge_emotion.device.io.sources import Frame, open_folder, opencv_quiet
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import IMAGE_SUFFIXES
 

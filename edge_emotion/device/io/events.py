@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from edge_emotion.device.recognizer import Face
-from edge_emotion.device.sources import Frame
+from edge_emotion.device.engine.recognizer import Face
+from edge_emotion.device.io.sources import Frame
 from edge_emotion.errors import EdgeEmotionError
 
 

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
-from edge_emotion.device.secret_file import read_secret_file
+from edge_emotion.device.io.secret_file import read_secret_file
 from edge_emotion.errors import EdgeEmotionError
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class LiveServer:
         self.clients = {"/stream.mjpg": 0, "/events": 0}
         self.closed = False
         self.lock = threading.Lock()
-        page = (resources.files("edge_emotion.device") / "web" / "index.html").read_text()
+        page = (resources.files("edge_emotion.device.io") / "web" / "index.html").read_text()
         self.page = page.replace("__WRITE_TOKEN__", html.escape(self.write_token)).encode()
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from edge_emotion.device.events import selected
-from edge_emotion.device.secret_file import read_secret_file
-from edge_emotion.device.settings import check_mode
+from edge_emotion.device.engine.settings import check_mode
+from edge_emotion.device.io.events import selected
+from edge_emotion.device.io.secret_file import read_secret_file
 from edge_emotion.errors import EdgeEmotionError
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections import deque
 
 import numpy as np
 
-from edge_emotion.device.recognizer import Face
+from edge_emotion.device.engine.recognizer import Face
 
 
 class RunStats:

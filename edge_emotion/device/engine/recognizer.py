@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_emotion.device.calibration import Calibration, apply_bias
-from edge_emotion.device.classifier import Classifier
-from edge_emotion.device.detector import Box, FaceDetector, Landmarks, ScaledDetector, make_detector
-from edge_emotion.device.regions import RegionSearch
-from edge_emotion.device.settings import THREADS, DetectorSettings, Regions, Steadiness, as_json
-from edge_emotion.device.tracker import IouTracker, Track, TrackEvent
+from edge_emotion.device.engine.calibration import Calibration, apply_bias
+from edge_emotion.device.engine.classifier import Classifier
+from edge_emotion.device.engine.detector import Box, FaceDetector, Landmarks, ScaledDetector, make_detector
+from edge_emotion.device.engine.regions import RegionSearch
+from edge_emotion.device.engine.settings import THREADS, DetectorSettings, Regions, Steadiness, as_json
+from edge_emotion.device.engine.tracker import IouTracker, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
 from edge_emotion.shipped import model_path
