@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 from common import fer_csv, save
-from edge_emotion.training.data import load_faces
 
 from edge_emotion.device.engine.calibration import apply_bias, neutral_bias
 from edge_emotion.device.engine.classifier import Classifier
@@ -23,6 +22,7 @@ from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
 from edge_emotion.training.augment import Jitter, random_affine
+from edge_emotion.training.data import load_faces
 
 NEUTRAL, HAPPY = CLASS_NAMES.index("neutral"), CLASS_NAMES.index("happy")
 WOBBLE = Jitter(shift=0.03, degrees=4.0, zoom=0.04, flip=False)  # a person sitting still before a camera

@@ -25,10 +25,10 @@ import numpy as np
 from common import SHARED_FER, fer_csv, save
 from robustness import corrupted_sets
 
-from edge_emotion.data import FaceSet, load_faces, stratified_sample
 from edge_emotion.metrics import score_label_sets
 from edge_emotion.resolve import load_model
 from edge_emotion.training.corruptions import FAMILIES
+from edge_emotion.training.data import FaceSet, load_faces, stratified_sample
 from edge_emotion.training.members import choose_ensemble, is_member
 
 MEMBERS = Path(__file__).resolve().parents[1] / "members"

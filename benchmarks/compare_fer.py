@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 from common import batch1_faces_per_second, fer_csv, save
 
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.device.engine.interpreter import make_interpreter
 from edge_emotion.metrics import score
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
+from edge_emotion.training.data import load_faces
 
 
 def fer_model_path() -> Path:

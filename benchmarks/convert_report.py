@@ -12,10 +12,10 @@ from common import batch1_faces_per_second, fer_csv, save
 
 from edge_emotion.convert.check import compare
 from edge_emotion.convert.export import convert
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.preprocess import scale
 from edge_emotion.resolve import load_model
+from edge_emotion.training.data import load_faces
 
 SPLITS = ("PublicTest", "PrivateTest")
 

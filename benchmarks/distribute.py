@@ -67,8 +67,8 @@ def replicas_child(count: int, faces: int) -> dict:
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-    from edge_emotion.data import FaceSet, one_hot
     from edge_emotion.training.config import TrainConfig
+    from edge_emotion.training.data import FaceSet, one_hot
     from edge_emotion.training.distribute import make_strategy
     from edge_emotion.training.fit import compile_model
     from edge_emotion.training.pipeline import make_dataset
@@ -89,10 +89,10 @@ def replicas_child(count: int, faces: int) -> dict:
 def train_child(root: str, stream: bool) -> dict:
     """Peak memory of one epoch of a tiny model (augmented, batch 64) through ``train``."""
     from edge_emotion.preprocess import INPUT_SHAPE
-    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.config import TrainConfig
     from edge_emotion.training.fit import train
     from edge_emotion.training.models import register
+    from edge_emotion.training.tf_import import import_keras
 
     def tiny() -> object:
         keras = import_keras()
@@ -126,7 +126,7 @@ def images_per_second(dataset, limit: int) -> float:
 
 def pipelines(root: Path, small: Path, limit: int) -> dict:
     """A streamed folder's images/s against the same pipeline over faces in memory, and what reading them costs."""
-    from edge_emotion.data import list_image_folder
+    from edge_emotion.training.data import list_image_folder
     from edge_emotion.training.pipeline import make_dataset
 
     options = {"train": True, "augment": False, "seed": 0, "low_pass_sigma": 0.7}

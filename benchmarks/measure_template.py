@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 from common import fer_csv, save
 
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.detector import Detection, HaarDetector, YuNetDetector
 from edge_emotion.device.engine.settings import DetectorSettings
 from edge_emotion.preprocess import INPUT_SIZE, pixel_centres
+from edge_emotion.training.data import load_faces
 
 POINTS = ("right_eye", "left_eye", "nose", "right_mouth", "left_mouth")
 

@@ -33,13 +33,13 @@ import numpy as np
 from common import CLIPS, SHARED_FER, fer_csv, save
 from skimage import data as skimage_data
 
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.recognizer import EmotionRecognizer, Face
 from edge_emotion.device.engine.settings import DetectorSettings
 from edge_emotion.device.io.sources import open_video
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import shipped_model
 from edge_emotion.training.corruptions import FAMILIES, FRAME_FAMILIES, SEVERITIES, check_corruption, corrupt
+from edge_emotion.training.data import load_faces
 
 BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "moon",

@@ -26,12 +26,12 @@ import cv2
 import numpy as np
 from common import CLIPS, fer_csv, save
 
-from edge_emotion.data import load_splits
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.metadata import ModelMetadata
 from edge_emotion.metrics import score
 from edge_emotion.preprocess import ANTI_ALIAS, align_face, low_pass, scale
 from edge_emotion.training.augment import random_affine
+from edge_emotion.training.data import load_splits
 
 SIGMAS = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 ANTI_ALIASES = (0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
@@ -45,7 +45,7 @@ def sharpness(inputs: np.ndarray) -> float:
 
 def keras_chained(inputs: np.ndarray) -> np.ndarray:
     """The earlier recipe's jitter: three Keras layers, three bilinear resamplings."""
-    from edge_emotion.tf_import import import_keras
+    from edge_emotion.training.tf_import import import_keras
 
     layers = import_keras().layers
     chain = [

@@ -31,12 +31,12 @@ import numpy as np
 from common import CLIPS, fer_csv, save
 from pipeline_faithfulness import HEIGHT, WIDTH, backgrounds, match
 
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.recognizer import EmotionRecognizer
 from edge_emotion.device.engine.regions import Regions, RegionSearch
 from edge_emotion.device.engine.settings import FULL_WIDTH, as_json
 from edge_emotion.device.io.sources import open_video
 from edge_emotion.shipped import shipped_model
+from edge_emotion.training.data import load_faces
 
 FPS = 30
 KINDS = ("drift", "small", "scale", "turn", "enter_leave", "two")

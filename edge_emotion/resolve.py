@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 
 from edge_emotion.atomic import reading
-from edge_emotion.data import FaceSet
 from edge_emotion.device.engine.classifier import Classifier, mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import scale
 from edge_emotion.shipped import SHIPPED, model_path
-from edge_emotion.tf_import import import_keras
 from edge_emotion.training.config import TrainConfig, load_config
+from edge_emotion.training.data import FaceSet
 from edge_emotion.training.members import is_member, load_member
 from edge_emotion.training.models import predict_keras
 from edge_emotion.training.run_folder import RunFolder, load_best_model
+from edge_emotion.training.tf_import import import_keras
 
 TRAINED_KINDS = ("run", "member")  # the kinds that carry their run's flags (config.json)
 

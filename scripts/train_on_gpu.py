@@ -37,8 +37,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge_emotion.data import FaceSet, blended_targets, one_hot  # noqa: E402
 from edge_emotion.preprocess import model_inputs  # noqa: E402
+from edge_emotion.training.data import FaceSet, blended_targets, one_hot  # noqa: E402
 
 # The recipe of members/m1-vgg16-s1 (67.9 % PublicTest on the CPU): every model here trains with it.
 RECIPE = dict(
@@ -60,7 +60,7 @@ BUNDLE_BYTES = 15_000_000  # one returned file's limit is 16 MiB
 def pack(data: Path, out: Path, ferplus: Path | None = None) -> None:
     """Training and PublicTest faces of ``data`` (and their FER+ votes) in one lzma'd npz (57 MB: it must
     travel in 64 MiB)."""
-    from edge_emotion.data import load_splits
+    from edge_emotion.training.data import load_splits
 
     splits = load_splits(data, ["Training", "PublicTest"], ferplus)
     parts = ("images", "labels") + (("votes",) if ferplus else ())
@@ -97,7 +97,6 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
     import cv2
 
     from edge_emotion.atomic import write_json
-    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.augment import Jitter, random_affine
     from edge_emotion.training.config import config_from_dict
     from edge_emotion.training.distill import distilled
@@ -105,6 +104,7 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
     from edge_emotion.training.models import predict_keras
     from edge_emotion.training.progress import TrainLog
     from edge_emotion.training.run_folder import RunFolder, load_best_model, new_state
+    from edge_emotion.training.tf_import import import_keras
 
     cv2.setNumThreads(1)
     keras = import_keras()

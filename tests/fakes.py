@@ -130,8 +130,8 @@ def write_fer_csv(path: Path, splits: dict[str, int], seed: int = 0) -> Path:
 def register_tiny_arch() -> str:
     """A test-only architecture added through the registry, as a user would add one (a subprocess can too)."""
     from edge_emotion.preprocess import INPUT_SHAPE
-    from edge_emotion.tf_import import import_keras
     from edge_emotion.training.models import register
+    from edge_emotion.training.tf_import import import_keras
 
     def tiny():
         keras = import_keras()

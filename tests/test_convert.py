@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 from edge_emotion import __version__
 from edge_emotion.cli import app
 from edge_emotion.convert.edgetpu import op_report
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.device.engine.interpreter import runtime_module
+from edge_emotion.training.data import load_faces
 
 runner = CliRunner()
 
@@ -81,7 +81,7 @@ def test_max_drop_fails_loudly_and_writes_nothing(trained_run: Path, fer_csv: Pa
 def test_one_csv_is_parsed_once_for_calibration_and_check(
     trained_run: Path, fer_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from edge_emotion import data
+    from edge_emotion.training import data
 
     parsed = []
     read = data.read_fer_csv
@@ -108,7 +108,7 @@ def test_not_a_model(name: str, message: str, fer_csv: Path, tmp_path: Path) -> 
 
 
 def test_wrong_input_shape_is_refused(tmp_path: Path, fer_csv: Path) -> None:
-    from edge_emotion.tf_import import import_keras
+    from edge_emotion.training.tf_import import import_keras
 
     keras = import_keras()
     model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])

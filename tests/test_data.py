@@ -4,7 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.data import (
+from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.labels import CLASS_NAMES
+from edge_emotion.training.data import (
     blended_targets,
     load_csv_splits,
     load_faces,
@@ -12,8 +14,6 @@ from edge_emotion.data import (
     read_ferplus,
     stratified_sample,
 )
-from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.labels import CLASS_NAMES
 
 PIXELS = " ".join(["7"] * 2304)
 

@@ -171,7 +171,7 @@ def test_missing_or_wrong_model(astronaut: Path, tmp_path: Path) -> None:
 
 def test_model_with_an_unexpected_input_is_refused(tmp_path: Path) -> None:
     from edge_emotion.errors import EdgeEmotionError
-    from edge_emotion.tf_import import import_keras, import_tf
+    from edge_emotion.training.tf_import import import_keras, import_tf
 
     keras, tf = import_keras(), import_tf()
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(7)])

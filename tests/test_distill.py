@@ -4,10 +4,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_emotion.data import FaceSet, load_faces, one_hot
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import distill
 from edge_emotion.training.config import TrainConfig
+from edge_emotion.training.data import FaceSet, load_faces, one_hot
 from edge_emotion.training.fit import train
 
 

@@ -10,10 +10,10 @@ import pytest
 from edge_emotion.convert.edgetpu import op_report
 from edge_emotion.convert.ensemble import combine
 from edge_emotion.convert.quantize import representative_faces, to_tflite
-from edge_emotion.data import load_faces
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import scale
+from edge_emotion.training.data import load_faces
 from edge_emotion.training.run_folder import load_best_model
 
 

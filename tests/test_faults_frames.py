@@ -404,7 +404,7 @@ def test_the_shipped_model_without_its_sidecar_is_taken_as_fer2013s(shipped_copy
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, object]]:
     """Tiny float models the converter makes from Keras (about a second each), with their Keras originals."""
     pytest.importorskip("tensorflow")
-    from edge_emotion.tf_import import import_keras, import_tf
+    from edge_emotion.training.tf_import import import_keras, import_tf
 
     keras, tf = import_keras(), import_tf()
     layers, folder = keras.layers, tmp_path_factory.mktemp("shapes")

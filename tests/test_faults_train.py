@@ -289,7 +289,7 @@ def test_a_bad_input_is_one_error_line(name: str, place: Place) -> None:
 
 def assert_consistent(out: Path, epochs: int) -> None:
     """The run trained exactly ``epochs`` epochs, none twice, and every file in it says so."""
-    from edge_emotion.tf_import import import_keras
+    from edge_emotion.training.tf_import import import_keras
 
     run = RunFolder(out)
     state = run.read_state()

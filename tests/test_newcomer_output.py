@@ -33,7 +33,7 @@ def test_models_fits_an_80_column_terminal() -> None:
 
 def test_curves_of_one_epoch_draw_a_point_per_line() -> None:
     pytest.importorskip("matplotlib")
-    from edge_emotion.plots import curves_figure
+    from edge_emotion.training.plots import curves_figure
 
     history = {"loss": [1.2], "val_loss": [1.3], "accuracy": [0.4], "val_accuracy": [0.35], "learning_rate": [1e-3]}
     figure = curves_figure(history, best_epoch=1)

@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_emotion.data import FaceFiles, FaceSet, list_image_folder
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training import fit, splits
 from edge_emotion.training.config import TrainConfig
+from edge_emotion.training.data import FaceFiles, FaceSet, list_image_folder
 from edge_emotion.training.pipeline import make_dataset
 
 

@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.plots import curves_figure
 from edge_emotion.training.config import TrainConfig
 from edge_emotion.training.fit import train
+from edge_emotion.training.plots import curves_figure
 
 runner = CliRunner()
 

@@ -38,7 +38,7 @@ def test_packed_faces_are_targeted_as_train_targets_them(fer_csv: Path, tmp_path
 
     import numpy as np
 
-    from edge_emotion.data import load_faces
+    from edge_emotion.training.data import load_faces
 
     usages = ["Training"] * 210 + ["PublicTest"] * 56 + ["PrivateTest"] * 56
     rows = [f"{u},x,{i % 3},{(i * 7) % 5},1,0,2,0,0,0,{9 * (i % 11 == 0)},0" for i, u in enumerate(usages)]
@@ -83,7 +83,7 @@ def test_bundles_hold_every_finished_run_and_stay_under_the_limit(tmp_path: Path
 def test_keras_on_another_backend_leaves_tensorflow_out() -> None:
     probe = (
         "import sys\n"
-        "from edge_emotion.tf_import import import_keras\n"
+        "from edge_emotion.training.tf_import import import_keras\n"
         # No JAX here, so Keras may refuse to load; TensorFlow must stay out either way.
         "try:\n    import_keras()\nexcept Exception:\n    pass\n"
         "print('tensorflow' in sys.modules)"

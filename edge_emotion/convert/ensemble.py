@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.tf_import import import_keras
+from edge_emotion.training.tf_import import import_keras
 
 
 def combine(models: Sequence[Any], origins: Sequence[dict[str, Any]]) -> tuple[Any, dict[str, Any]]:

@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from edge_emotion.data import FaceSet, stratified_sample
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
 from edge_emotion.quiet import native_output_hidden, verbose
-from edge_emotion.tf_import import import_keras, import_tf
+from edge_emotion.training.data import FaceSet, stratified_sample
+from edge_emotion.training.tf_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_emotion.atomic import reading
-from edge_emotion.data import check_vote_weight
 from edge_emotion.errors import EdgeEmotionError
+from edge_emotion.training.data import check_vote_weight
 from edge_emotion.training.models import check_arch
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.atomic import atomic_path
-from edge_emotion.data import FaceSet
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.resolve import load_model
+from edge_emotion.training.data import FaceSet
 
 log = logging.getLogger(__name__)
 

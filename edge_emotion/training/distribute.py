@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.tf_import import import_tf
+from edge_emotion.training.tf_import import import_tf
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from edge_emotion.atomic import atomic_paths, check_writable, copy_file, reading, write_text
-from edge_emotion.data import FaceSet
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metrics import agreement, score
 from edge_emotion.training.config import TrainConfig, load_config, train_command
+from edge_emotion.training.data import FaceSet
 from edge_emotion.training.models import build_float32, predict_keras, set_weights
 from edge_emotion.training.run_folder import RunFolder, load_best_model
 from edge_emotion.training.splits import load_split_pair

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from edge_emotion.data import FaceSet
 from edge_emotion.device.engine.classifier import mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import NUM_CLASSES
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
-from edge_emotion.tf_import import import_keras
+from edge_emotion.training.data import FaceSet
+from edge_emotion.training.tf_import import import_keras
 
 _REGISTRY: dict[str, Callable[[], Any]] = {}
 

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from edge_emotion.atomic import write_errors
-from edge_emotion.data import FaceFiles, FaceSet, read_face_image
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
-from edge_emotion.tf_import import import_tf
 from edge_emotion.training.augment import Jitter, random_affine
+from edge_emotion.training.data import FaceFiles, FaceSet, read_face_image
+from edge_emotion.training.tf_import import import_tf
 
 DEFAULT_JITTER = Jitter()
 SHUFFLE_BUFFER = 4096  # decoded faces a cached stream shuffles through: 4,096 x 9 KiB = 36 MiB

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge_emotion.atomic import write_errors
 from edge_emotion.labels import CLASS_NAMES
-from edge_emotion.tf_import import import_keras
+from edge_emotion.training.tf_import import import_keras
 
 LINES_PER_EPOCH = 4  # progress lines within an epoch, before the line that closes it
 

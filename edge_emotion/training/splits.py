@@ -3,9 +3,9 @@
 from collections.abc import Mapping
 from pathlib import Path
 
-from edge_emotion.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.training.config import TrainConfig
+from edge_emotion.training.data import FaceFiles, FaceSet, canonical_split, folder_splits, load_splits
 
 # An image folder's split of more faces than this is read from disk while training, not held in memory
 # (FER2013's 28,709 training faces stay in memory: about 0.4 GB as model inputs).
