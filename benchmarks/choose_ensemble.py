@@ -26,10 +26,10 @@ from common import SHARED_FER, fer_csv, save
 from robustness import corrupted_sets
 
 from edge_emotion.metrics import score_label_sets
-from edge_emotion.resolve import load_model
 from edge_emotion.training.corruptions import FAMILIES
 from edge_emotion.training.data import FaceSet, load_faces, stratified_sample
 from edge_emotion.training.members import choose_ensemble, is_member
+from edge_emotion.training.resolve import load_model
 
 MEMBERS = Path(__file__).resolve().parents[1] / "members"
 MAX_BYTES = 3_000_000  # int8 weights: about a byte per parameter

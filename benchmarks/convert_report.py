@@ -14,8 +14,8 @@ from edge_emotion.convert.check import compare
 from edge_emotion.convert.export import convert
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.preprocess import scale
-from edge_emotion.resolve import load_model
 from edge_emotion.training.data import load_faces
+from edge_emotion.training.resolve import load_model
 
 SPLITS = ("PublicTest", "PrivateTest")
 

@@ -21,10 +21,10 @@ import matplotlib.pyplot as plt
 from common import SHARED_FER, fer_csv, save
 from robustness import corrupted_sets, model_table
 
-from edge_emotion.resolve import load_model
 from edge_emotion.shipped import model_path
 from edge_emotion.training.corruptions import FAMILIES
 from edge_emotion.training.data import load_faces, stratified_sample
+from edge_emotion.training.resolve import load_model
 
 
 def flags(model: Path) -> dict:

@@ -23,9 +23,9 @@ from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.metadata import write_metadata
 from edge_emotion.metrics import score_label_sets
 from edge_emotion.preprocess import model_inputs
-from edge_emotion.resolve import load_model
 from edge_emotion.shipped import SHIPPED, shipped_model
 from edge_emotion.training.data import load_faces
+from edge_emotion.training.resolve import load_model
 
 
 def main() -> None:

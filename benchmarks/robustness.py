@@ -21,10 +21,10 @@ from common import SHARED_FER, fer_csv, save
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import score_label_sets
-from edge_emotion.resolve import load_model
 from edge_emotion.shipped import model_path
 from edge_emotion.training.corruptions import FAMILIES, SEVERITIES, check_corruption, corrupt
 from edge_emotion.training.data import FaceSet, load_faces, stratified_sample
+from edge_emotion.training.resolve import load_model
 
 LABEL_SETS = ("fer2013", "ferplus")
 

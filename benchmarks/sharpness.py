@@ -119,7 +119,7 @@ def main() -> None:
 
         figures["publictest_accuracy_by_sigma"][str(path)] = accuracy_by_sigma(predict, inputs, val.labels)
     for run in args.run:
-        from edge_emotion.resolve import load_model
+        from edge_emotion.training.resolve import load_model
 
         loaded = load_model(run, keras=True)
         model, config = loaded.model, loaded.config

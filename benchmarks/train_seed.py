@@ -9,10 +9,10 @@ from pathlib import Path
 from common import fer_csv, save
 
 from edge_emotion.metrics import score
-from edge_emotion.resolve import load_model
 from edge_emotion.training.config import TrainConfig
 from edge_emotion.training.data import load_faces
 from edge_emotion.training.fit import train
+from edge_emotion.training.resolve import load_model
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ from edge_emotion.device.engine.settings import (
     parse_size,
 )
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.training.distribute import PEER_TIMEOUT
 
 
 def _untyped_flags(params: list[Any]) -> list[Any]:
@@ -57,6 +56,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 VERBOSE_HELP = "Say what happens, with TensorFlow's, LiteRT's and OpenCV's own console lines."
+# training.distribute.PEER_TIMEOUT, written out: the command line imports no training module until a training
+# command runs, so that ``edge-emotion run`` on a device imports none (tests/test_layout_imports.py checks both).
+PEER_TIMEOUT = 300.0
 
 
 def _print_version(asked: bool) -> None:

@@ -157,8 +157,8 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
 
 def committed_member_probabilities(faces: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """PublicTest and (mirror-averaged, as a teacher's) Training probabilities of every member in members/."""
-    from edge_emotion.resolve import load_model
     from edge_emotion.training.members import is_member
+    from edge_emotion.training.resolve import load_model
 
     train, val = packed(faces, "Training"), packed(faces, "PublicTest")
     found = {}

@@ -76,3 +76,26 @@ def test_a_cycle_through_a_function_level_import_is_found() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_device_code_names_no_workstation_module_even_inside_a_function() -> None:
+    """The root's modules and ``device/`` import nothing from ``training/`` or ``convert/``, however deep in a function;
+    the command line and its tables alone import them, inside the workstation commands' functions (at import they
+    load none: test_layout_imports.py)."""
+    graph = import_graph()
+    workstation = ("edge_emotion.training", "edge_emotion.convert")
+    commands = ("edge_emotion.cli", "edge_emotion.console")
+    device = [name for name in graph if not name.startswith(workstation) and name not in commands]
+    assert "edge_emotion.resolve" in device and "edge_emotion.device.io.live" in device
+    for module in device:
+        imported = sorted(name for name in graph[module] if name.startswith(workstation))
+        assert imported == [], f"{module} imports {imported}"
+
+
+def test_the_engine_imports_nothing_of_the_io_around_it() -> None:
+    graph = import_graph()
+    engine = [name for name in graph if name.startswith("edge_emotion.device.engine")]
+    assert "edge_emotion.device.engine.recognizer" in engine
+    for module in engine:
+        imported = sorted(name for name in graph[module] if name.startswith("edge_emotion.device.io"))
+        assert imported == [], f"{module} imports {imported}"

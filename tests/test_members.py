@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 
 from edge_emotion.cli import app
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.resolve import load_model
 from edge_emotion.training.config import TrainConfig
 from edge_emotion.training.data import load_faces
 from edge_emotion.training.fit import train
 from edge_emotion.training.members import choose_ensemble
+from edge_emotion.training.resolve import load_model
 
 runner = CliRunner()
 

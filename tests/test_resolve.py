@@ -13,9 +13,10 @@ from edge_emotion.cli import app
 from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import sidecar_path
-from edge_emotion.resolve import find_model, load_classifier, load_model, model_kind, tflite_model
+from edge_emotion.resolve import load_classifier, tflite_model
 from edge_emotion.shipped import shipped_model
 from edge_emotion.training.data import FaceSet, load_faces
+from edge_emotion.training.resolve import find_model, load_model, model_kind
 
 runner = CliRunner()
 

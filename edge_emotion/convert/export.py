@@ -22,11 +22,11 @@ from edge_emotion.device.engine.classifier import Classifier, tensor_quantizatio
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.metadata import ModelMetadata, sidecar_path, write_metadata
 from edge_emotion.preprocess import scale
-from edge_emotion.resolve import LoadedModel, find_model, load_model
 from edge_emotion.training.data import FaceSet, canonical_split, load_faces, load_splits
 from edge_emotion.training.evaluate import DEFAULT_DATA
 from edge_emotion.training.members import MEMBER_FILE
 from edge_emotion.training.models import predict_keras
+from edge_emotion.training.resolve import LoadedModel, find_model, load_model
 from edge_emotion.training.run_folder import RunFolder
 from edge_emotion.training.tf_import import import_tf
 

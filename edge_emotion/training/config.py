@@ -124,7 +124,7 @@ def check_flags(config: TrainConfig) -> None:
     """Flag values that cannot work, refused before TensorFlow is imported or any data read.
 
     The models that --teacher and --init-from name are the model resolver's to check
-    (``edge_emotion.resolve.find_model``); the trainer checks them right after these.
+    (``edge_emotion.training.resolve.find_model``); the trainer checks them right after these.
     """
     check_arch(config.arch)
     for flag, value, choices in (("schedule", config.schedule, SCHEDULES), ("precision", config.precision, PRECISIONS)):

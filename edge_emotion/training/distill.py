@@ -12,8 +12,8 @@ import numpy as np
 
 from edge_emotion.atomic import atomic_path
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.resolve import load_model
 from edge_emotion.training.data import FaceSet
+from edge_emotion.training.resolve import load_model
 
 log = logging.getLogger(__name__)
 

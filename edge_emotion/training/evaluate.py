@@ -7,9 +7,9 @@ from edge_emotion.atomic import check_writable, write_json
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.labels import CLASS_NAMES
 from edge_emotion.metrics import LabelSets, score_label_sets
-from edge_emotion.resolve import find_model, load_model, trained_config
 from edge_emotion.training.data import FaceSet, canonical_split, load_faces
 from edge_emotion.training.plots import plot_confusion
+from edge_emotion.training.resolve import find_model, load_model, trained_config
 
 DEFAULT_DATA = Path("fer2013.csv")
 FERPLUS_NAME = "fer2013new.csv"  # FER+ votes, looked for beside a FER2013 CSV when --ferplus is not given

@@ -15,7 +15,6 @@ from typing import Any
 
 from edge_emotion.atomic import check_writable, copy_file, reading, remove_partials, write_json, write_text
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.resolve import find_model, load_model
 from edge_emotion.training.augment import Jitter
 from edge_emotion.training.config import TrainConfig, check_flags, load_config, resumed_config
 from edge_emotion.training.data import FaceFiles
@@ -33,6 +32,7 @@ from edge_emotion.training.models import build_model, set_weights
 from edge_emotion.training.pipeline import make_dataset, release_pipelines
 from edge_emotion.training.plots import plot_curves
 from edge_emotion.training.progress import TrainLog, faces_line, progress
+from edge_emotion.training.resolve import find_model, load_model
 from edge_emotion.training.run_folder import METRICS, RunFolder, new_state
 from edge_emotion.training.splits import load_split_pair
 from edge_emotion.training.tf_import import import_keras, import_tf

@@ -94,11 +94,6 @@ def make_interpreter(
     """
     if not 1 <= threads <= MAX_THREADS:
         raise EdgeEmotionError(f"threads={threads}: use 1 to {MAX_THREADS} interpreter threads")
-    if model.is_dir() or model.suffix == ".keras":
-        raise EdgeEmotionError(
-            f"{model} is a Keras model (a run or member folder, or a .keras file); the device runs a .tflite "
-            f"model: convert it first: edge-emotion convert {model} --int8"
-        )
     if not model.is_file():
         raise EdgeEmotionError(f"model not found: {model}")
     runtime = runtime_module()

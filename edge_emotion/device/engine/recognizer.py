@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from edge_emotion.device.engine.calibration import Calibration, apply_bias
-from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.device.engine.detector import Box, FaceDetector, Landmarks, ScaledDetector, make_detector
 from edge_emotion.device.engine.regions import RegionSearch
 from edge_emotion.device.engine.settings import THREADS, DetectorSettings, Regions, Steadiness, as_json
 from edge_emotion.device.engine.tracker import IouTracker, Track, TrackEvent
 from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import align_face, scale, to_gray
-from edge_emotion.shipped import model_path
+from edge_emotion.resolve import load_classifier
 
 
 def as_frame(image: object) -> np.ndarray:
@@ -134,7 +133,7 @@ class EmotionRecognizer:
         calibrate_seconds: float = 0.0,
         regions: Regions | None = None,
     ) -> None:
-        self.classifier = Classifier(model_path(model), threads=threads, edgetpu=edgetpu, mirror=mirror)
+        self.classifier = load_classifier(model, threads=threads, edgetpu=edgetpu, mirror=mirror)
         self.threads, self.edgetpu = threads, edgetpu
         self.detector = detector_of(detector, photos)
         # With ``regions`` a tracked stream follows each face in a window around its last box (regions.py);
