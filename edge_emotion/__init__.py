@@ -6,6 +6,12 @@
 The package root stays light: ``import edge_emotion`` imports neither TensorFlow nor OpenCV;
 ``EmotionRecognizer`` and ``Face`` are imported from ``edge_emotion.device.engine.recognizer`` when
 first asked for, so a Raspberry Pi pulls in only what the device needs.
+
+What a device imports is the package root's own modules (the shared contract: preprocessing,
+labels, metadata, the shipped models and the device's model resolver, errors, atomic writes, the
+command line) and ``device/``: its inference engine (``device/engine``) and the input and output
+around it (``device/io``). ``training/`` and ``convert/`` are the workstation's, and nothing on the
+device side imports them (``tests/test_layout_imports.py``).
 """
 
 from typing import Any
