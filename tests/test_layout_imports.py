@@ -2,8 +2,7 @@
 
 The package root and ``device/`` are what a device imports: every module there imports, with
 TensorFlow, Keras and matplotlib absent, without loading anything from ``training/`` or ``convert/``
-(the workstation's packages). Inside ``device/``, the engine (``engine/``) never imports the input
-and output around it (``io/``).
+(the workstation's packages). Marked ``device``: the device install runs them against its wheel.
 """
 
 import json
@@ -11,6 +10,8 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import edge_emotion
 
@@ -51,11 +52,13 @@ def device_modules() -> set[str]:
     return names
 
 
+@pytest.mark.device
 def test_every_package_is_on_one_side() -> None:
     packages = {f"edge_emotion.{m.name}" for m in pkgutil.iter_modules(edge_emotion.__path__) if m.ispkg}
     assert packages == {*DEVICE_SAFE, *WORKSTATION}, "say which side a new package is on: DEVICE_SAFE or WORKSTATION"
 
 
+@pytest.mark.device
 def test_the_device_modules_import_no_workstation_module() -> None:
     root = Path(edge_emotion.__file__).parents[1]
     result = subprocess.run(
