@@ -130,6 +130,17 @@ def figures(results: Path) -> list[str]:
     return [*models_table(results), "", loop_line(results), "", steadiness_line(results), "", extras_line(results)]
 
 
+def test_time(results: Path) -> list[str]:
+    """How long the set-up commands took in a fresh clone."""
+    timed = read("make_test_time", results)
+    minutes = {target: f"{seconds / 60:.0f} min" for target, seconds in timed["seconds"].items()}
+    return [
+        f"In a fresh clone on {when(timed)} (load average {timed['load_average_before']}; `python "
+        f"benchmarks/make_test_time.py`), `make install` took {minutes['install']}, `make lint` "
+        f"{timed['seconds']['lint']:.0f} s and `make test` {minutes['test']}."
+    ]
+
+
 BLOCKS = {"figures": figures, "events": events_sample}
 
 

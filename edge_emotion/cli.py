@@ -358,7 +358,7 @@ def convert_command(
 
     The default export is float32, for comparison; devices run int8: add --int8 (--mode int8)."""
     from edge_emotion.console import print_conversion
-    from edge_emotion.convert.edgetpu import EdgetpuCompilerMissing
+    from edge_emotion.convert.edgetpu import EdgetpuCompilerMissing, edgetpu_fix
     from edge_emotion.convert.export import convert
     from edge_emotion.metadata import sidecar_path
 
@@ -374,7 +374,7 @@ def convert_command(
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM
         typer.secho("interrupted", err=True)
         raise typer.Exit(130) from None
-    print_conversion(result.metadata, result.report)
+    print_conversion(result.metadata, result.report, edgetpu_fix(result.report, result.metadata.quantization))
     typer.echo(f"wrote {result.model} and {sidecar_path(result.model)}")
     if result.edgetpu_model is not None:
         typer.echo(f"wrote {result.edgetpu_model}")

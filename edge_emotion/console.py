@@ -73,10 +73,9 @@ def print_models(models: Sequence[Mapping[str, object]]) -> None:
         console.print(f"{row['name']}: {Path(str(row['path'])).name}", highlight=False)
 
 
-def print_conversion(metadata: ModelMetadata, report: dict) -> None:
-    """The float-vs-converted check and the Edge TPU op report of a conversion, ending with how to make it ready."""
-    from edge_emotion.convert.edgetpu import edgetpu_fix  # here: the other tables need no convert module
-
+def print_conversion(metadata: ModelMetadata, report: dict, fix: str | None = None) -> None:
+    """The float-vs-converted check and the Edge TPU op report of a conversion, ending with ``fix``: how to make
+    it ready for the Edge TPU (``convert.edgetpu.edgetpu_fix``'s, which the command passes in)."""
     check, mode = metadata.check, metadata.quantization
     rows = [
         ("float (Keras)", check["float_accuracy"], check["float_macro_f1"], check["float_weight_bytes"]),
@@ -96,7 +95,6 @@ def print_conversion(metadata: ModelMetadata, report: dict) -> None:
         f"Edge TPU ready: {report['edgetpu_ready']} (float tensors: {len(report['float_tensors'])}, "
         f"dynamic shapes: {len(report['dynamic_shapes'])})"
     )
-    fix = edgetpu_fix(report, mode)
     if fix is not None:
         console.print(f"  to make it ready: {fix}")
 

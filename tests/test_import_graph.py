@@ -80,11 +80,11 @@ def test_a_cycle_through_a_function_level_import_is_found() -> None:
 
 def test_device_code_names_no_workstation_module_even_inside_a_function() -> None:
     """The root's modules and ``device/`` import nothing from ``training/`` or ``convert/``, however deep in a function;
-    the command line and its tables alone import them, inside the workstation commands' functions (at import they
-    load none: test_layout_imports.py)."""
+    the command line alone imports them, inside the workstation commands' functions (at import it loads none:
+    test_layout_imports.py)."""
     graph = import_graph()
     workstation = ("edge_emotion.training", "edge_emotion.convert")
-    commands = ("edge_emotion.cli", "edge_emotion.console")
+    commands = ("edge_emotion.cli",)
     device = [name for name in graph if not name.startswith(workstation) and name not in commands]
     assert "edge_emotion.resolve" in device and "edge_emotion.device.io.live" in device
     for module in device:

@@ -49,7 +49,7 @@ def test_the_convert_report_says_how_to_make_a_model_edgetpu_ready(capsys: pytes
     assert not report["edgetpu_ready"] and report["dynamic_shapes"] and not report["float_tensors"]
     fix = edgetpu_fix(report, "int8")
     assert fix is not None and "--edgetpu" in fix and "batch" in fix and "edgetpu_compiler" in fix
-    print_conversion(ModelMetadata(quantization="int8", check=CHECK), report)
+    print_conversion(ModelMetadata(quantization="int8", check=CHECK), report, fix)
     output = capsys.readouterr().out
     assert "Edge TPU ready: False" in output and "convert again with --edgetpu" in output
     assert "--int8 --edgetpu" in (edgetpu_fix({**report, "float_tensors": ["x"]}, "float32") or "")
