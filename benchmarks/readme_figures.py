@@ -113,8 +113,10 @@ def extras_line(results: Path) -> str:
     found = {name: regions["settings"][name]["found_80_120_px_pct"] for name in ("regions", "every_frame_320")}
     mqtt = read("mqtt_overhead", results)
     return (
-        f"`--track-regions` finds faces 80–120 px wide in {found['regions']} % of frames against "  # noqa: RUF001 (the README's en dash)
-        f"{found['every_frame_320']} % (`python benchmarks/stream_tracking.py`); `--mqtt` with every frame "
+        f"Region tracking, the default on a camera or video, finds faces 80–120 px wide in {found['regions']} % "  # noqa: RUF001 (the README's en dash)
+        f"of frames against {found['every_frame_320']} % for a whole search of every frame at 320 px, at "
+        f"{regions['settings']['regions']['one_face_frame_ms_vs_every_frame']} times its cost per frame with one "
+        f"face (`python benchmarks/stream_tracking.py`); `--mqtt` with every frame "
         f"published costs {mqtt['cpu_overhead_percent']} % more CPU per frame (`python benchmarks/mqtt_overhead.py`)."
     )
 

@@ -163,8 +163,8 @@ def test_the_cli_passes_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(live, "EmotionRecognizer", recognizer)
     runner.invoke(app, ["run", "--camera", "0", "--track-regions", "--full-search-every", "7"])
     runner.invoke(app, ["run", "--camera", "0", "--no-track-regions"])
-    runner.invoke(app, ["run", "--camera", "0"])  # opt-in until it costs less than a whole search
-    assert seen == [Regions(every=7), None, None]
+    runner.invoke(app, ["run", "--camera", "0"])  # on by default: half the cost of a whole search, more faces
+    assert seen == [Regions(every=7), None, Regions()]
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:

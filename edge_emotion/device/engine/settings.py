@@ -213,7 +213,7 @@ class RunSettings:
     mirror: bool = False
     steadiness: Steadiness = Steadiness()
     calibrate_seconds: float = 0.0
-    regions: Regions | None = None
+    regions: Regions | None = Regions()  # streams follow faces in windows: benchmarks/stream_tracking.py
     outputs: Outputs = Outputs()
     serve: str | None = None
     insecure: bool = False
