@@ -19,13 +19,13 @@ import cv2
 import numpy as np
 
 from edge_emotion import __version__
-from edge_emotion.device.engine.classifier import Classifier
 from edge_emotion.device.engine.detector import YuNetDetector
 from edge_emotion.device.engine.regions import window_search
 from edge_emotion.device.engine.settings import BENCH_SECONDS, BENCH_THREADS, Regions
 from edge_emotion.device.io.sources import open_source
 from edge_emotion.preprocess import align_face, scale, to_gray
-from edge_emotion.shipped import SHIPPED, shipped_model
+from edge_emotion.resolve import load_classifier
+from edge_emotion.shipped import SHIPPED
 
 FRAME = (640, 480)
 BOX = (260, 160, 120, 140)  # a face's box where the stages need one: landmarks as YuNet places them
@@ -111,7 +111,7 @@ def run_bench(
     ]
     for name in SHIPPED:
         for count in range(1, threads + 1):
-            classifier = Classifier(shipped_model(name), threads=count)
+            classifier = load_classifier(name, threads=count)
             faces = scale(np.array([align_face(grey, BOX, LANDMARKS, classifier.input_size)], np.uint8))
             step = functools.partial(classifier.predict, faces)
             timed(step, 0.0)  # the first calls allocate and warm up
