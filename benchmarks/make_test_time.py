@@ -38,7 +38,9 @@ def main() -> None:
             seconds[target] = round(time.perf_counter() - started, 1)
             print(f"make {target}: {seconds[target]} s", flush=True)
             if ran.returncode != 0:
-                sys.exit(f"make {target} failed ({ran.returncode}):\n{(ran.stdout + ran.stderr)[-3000:]}")
+                lines = (ran.stdout + ran.stderr).splitlines()
+                failures = [line for line in lines if line.startswith(("FAILED", "ERROR", "E   ")) or " failed" in line]
+                sys.exit(f"make {target} failed ({ran.returncode}):\n" + "\n".join(failures[-40:] or lines[-40:]))
             if target == "test":
                 last = [line for line in ran.stdout.splitlines() if line.strip()]
                 tests = [line for line in last if " passed" in line]
