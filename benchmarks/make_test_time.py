@@ -11,6 +11,7 @@ are this machine's, not a promise.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,13 @@ from common import save
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("install", "lint", "test")
+
+
+def terminal_signals() -> None:
+    """Ctrl-C, SIGHUP and SIGTERM at their defaults, as in a newcomer's terminal, even when this script runs
+    under nohup or as a background job (which ignore them, and the fault tests stop runs with them)."""
+    for number in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def main() -> None:
@@ -34,7 +42,9 @@ def main() -> None:
     try:
         for target in TARGETS:
             started = time.perf_counter()
-            ran = subprocess.run(["make", target], cwd=clone, capture_output=True, text=True)
+            ran = subprocess.run(
+                ["make", target], cwd=clone, capture_output=True, text=True, preexec_fn=terminal_signals
+            )
             seconds[target] = round(time.perf_counter() - started, 1)
             print(f"make {target}: {seconds[target]} s", flush=True)
             if ran.returncode != 0:
