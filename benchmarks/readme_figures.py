@@ -143,7 +143,7 @@ def test_time(results: Path) -> list[str]:
     ]
 
 
-BLOCKS = {"figures": figures, "events": events_sample}
+BLOCKS = {"figures": figures, "events": events_sample, "test-time": test_time}
 
 
 def render(name: str, results: Path = RESULTS) -> str:
