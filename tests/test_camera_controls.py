@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from fakes import FakeCapture
+from fakes import FakeCapture, assert_one_error
 from typer.testing import CliRunner
 
 from edge_emotion.cli import app
@@ -83,9 +83,8 @@ def test_what_the_camera_cannot_do_is_one_line_saying_what_it_chose(
     cameras: list[FakeCamera], tiny_model: Path, flags: list[str], said: str
 ) -> None:
     result = runner.invoke(app, ["run", "--camera", "0", "--model", str(tiny_model), *flags])
-    assert result.exit_code == 1, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
+    assert_one_error(result, said)
+    assert not result.stdout.strip(), result.stdout
     assert not cameras[0].opened  # released
 
 
@@ -104,9 +103,8 @@ def test_bad_camera_settings_are_one_line_before_the_camera_opens(
     cameras: list[FakeCamera], tiny_model: Path, flags: list[str], said: str
 ) -> None:
     result = runner.invoke(app, ["run", "--camera", "0", "--model", str(tiny_model), *flags])
-    assert result.exit_code == 1, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0], lines
+    assert_one_error(result, said)
+    assert not result.stdout.strip(), result.stdout
     assert cameras == []  # never opened
 
 
