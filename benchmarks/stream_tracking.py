@@ -13,15 +13,19 @@ Per setting: detection ms and detect + align + classify ms per frame (median), f
 (each placed face on the frames after its first second in view; matched as pipeline_faithfulness.py
 matches), the same for 80-120 px faces, id switches, accuracy through the pipeline against FER2013's
 labels (a missed face counts as wrong), false faces, and the share of frames that paid for a full
-search. On the real clip: labels and change events against today's every-frame search.
+search; and the accuracy where every setting found the face. On the real clip: labels and change events
+against today's every-frame search. Then, on --crop-faces placed faces (one frame each), accuracy aligned
+from a whole search's landmarks against a window's around it, the same faces: whether windows change what
+a face reads as, on far more faces than the sequences hold.
 
 A Raspberry Pi 4 estimate: published per-frame YuNet figures on a Pi 4 (160x120 about 5.4 ms,
 320x240 about 21 ms: about 0.275 us a pixel searched) times the pixels each setting searched a frame
-(its windows and its full searches as counted), plus the classifier's ms here scaled by the same
-Pi / here ratio as YuNet's 320x240 search.
+(its windows, padded as YuNet pads its input to multiples of 32, and its full searches as counted),
+plus the classifier's ms here scaled by the same Pi / here ratio as YuNet's 320x240 search.
 """
 
 import argparse
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,12 +35,14 @@ import numpy as np
 from common import CLIPS, fer_csv, save
 from pipeline_faithfulness import HEIGHT, WIDTH, backgrounds, match
 
+from edge_emotion.device.engine.detector import ScaledDetector
 from edge_emotion.device.engine.recognizer import EmotionRecognizer
-from edge_emotion.device.engine.regions import Regions, RegionSearch
-from edge_emotion.device.engine.settings import FULL_WIDTH, as_json
+from edge_emotion.device.engine.regions import Regions, RegionSearch, roll, window_search
+from edge_emotion.device.engine.settings import FULL_WIDTH, DetectorSettings, as_json
 from edge_emotion.device.io.sources import open_video
+from edge_emotion.preprocess import align_face, scale, to_gray
 from edge_emotion.shipped import shipped_model
-from edge_emotion.training.data import load_faces
+from edge_emotion.training.data import FaceSet, load_faces
 
 FPS = 30
 KINDS = ("drift", "small", "scale", "turn", "enter_leave", "two")
@@ -44,16 +50,16 @@ KINDS = ("drift", "small", "scale", "turn", "enter_leave", "two")
 SETTINGS = (
     ("every_frame_320", None),
     ("regions", Regions()),
-    ("regions_window_every_1", Regions(window_every=1)),
-    ("regions_window_every_3", Regions(window_every=3)),
-    ("regions_window_96_margin_1.5", Regions(window=96, margin=1.5)),
-    ("regions_full_320", Regions(full_width=320)),
+    ("regions_window_every_2", Regions(window_every=2)),
+    ("regions_160_margin_1.6", Regions(window=160, margin=1.6)),
+    ("regions_128_margin_2_every_2", Regions(window=128, margin=2.0, window_every=2)),
+    ("regions_full_640", Regions(full_width=640)),
     ("regions_every_15", Regions(every=15)),
-    ("regions_160_640_every_10", Regions(every=10, full_width=640, window=160, window_every=1)),
 )
 PI4_US_PER_PIXEL = (5.4 / (160 * 120) + 21.0 / (320 * 240)) / 2 * 1000
 PI4_YUNET_320_MS = 21.0
 REAL_CLIP = CLIPS / "WolfgangLanger_Pexels.mp4"
+CLIP_WIDTHS = (288, 352, 384, 448, 480)  # every-frame search widths beside 320 on the real clip
 
 
 def face_path(kind: str, rng: np.random.Generator, frames: int, second: bool = False) -> dict:
@@ -104,6 +110,16 @@ def sequence(kind: str, rng: np.random.Generator, frames: int, faces: int, pictu
     }
 
 
+def place(frame: np.ndarray, face: np.ndarray, centre: np.ndarray, size: float, angle: float) -> None:
+    """``face`` (48x48 grey) drawn into ``frame`` at ``centre``, ``size`` px wide, turned ``angle`` degrees."""
+    matrix = cv2.getRotationMatrix2D((23.5, 23.5), angle, size / 48)
+    matrix[:, 2] += centre - (23.5, 23.5)
+    cv2.warpAffine(
+        cv2.cvtColor(face, cv2.COLOR_GRAY2BGR), matrix, (WIDTH, HEIGHT), dst=frame,
+        flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_TRANSPARENT,
+    )  # fmt: skip
+
+
 def render(seq: dict, index: int, images: np.ndarray, pictures: list) -> tuple[np.ndarray, list[dict | None]]:
     """The frame and, per face, where it is (None when out of view)."""
     picture, top, left = seq["background"]
@@ -114,12 +130,7 @@ def render(seq: dict, index: int, images: np.ndarray, pictures: list) -> tuple[n
             truths.append(None)
             continue
         size, angle, centre = path["sizes"][index], path["angles"][index], path["centres"][index]
-        matrix = cv2.getRotationMatrix2D((23.5, 23.5), angle, size / 48)
-        matrix[:, 2] += centre - (23.5, 23.5)
-        cv2.warpAffine(
-            cv2.cvtColor(images[face], cv2.COLOR_GRAY2BGR), matrix, (WIDTH, HEIGHT), dst=frame,
-            flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_TRANSPARENT,
-        )  # fmt: skip
+        place(frame, images[face], centre, size, angle)
         truths.append({"centre": tuple(centre), "size": size, "in_view": index - path["start"]})
     return frame, truths
 
@@ -133,10 +144,12 @@ class Tally:
         self.false = self.switches = 0
         self.frames = self.full = self.windows = 0
         self.ids: dict[tuple[int, int], list[int]] = {}
+        self.outcomes: dict[tuple[int, int, int], bool] = {}  # (sequence, face, frame) found -> labelled right
 
     def add(
-        self, recognizer: EmotionRecognizer, faces: list, truths: list, labels: list, key: int, names: list
+        self, recognizer: EmotionRecognizer, faces: list, truths: list, labels: list, key: tuple[int, int], names: list
     ) -> None:
+        """One frame's faces against where the faces were (``key``: the sequence and the frame)."""
         latency = recognizer.last_latency
         self.detect.append(1000 * latency["detect"])
         self.classify.append(1000 * latency["classify"])
@@ -150,13 +163,15 @@ class Tally:
             face = match(faces, truth)
             matched += face is not None
             if face is not None:
-                self.ids.setdefault((key, number), []).append(face.id)
+                self.ids.setdefault((key[0], number), []).append(face.id)
             if truth["in_view"] < FPS:  # a face's first second: not scored
                 continue
             self.found.append(face is not None)
             if truth["size"] <= 120:
                 self.small.append(face is not None)
             self.right.append(face is not None and names.index(face.label) == label)
+            if face is not None:
+                self.outcomes[(key[0], number, key[1])] = self.right[-1]
         self.false += len(faces) - matched
 
     def figures(self, counts: dict | None) -> dict:
@@ -194,7 +209,8 @@ def pi4_estimate(figures: dict, settings: dict, here_yunet_320_ms: float, frame:
         pixels = 320 * 240 * frame[1] / HEIGHT * frame[0] / WIDTH
     else:
         full = min(frame[0], full_width(regions))
-        pixels = figures["windows_per_frame"] * regions.window**2 + figures["full_search_share"] * full * (
+        padded = math.ceil(regions.window / 32) * 32  # YuNet pads its input to multiples of 32
+        pixels = figures["windows_per_frame"] * padded**2 + figures["full_search_share"] * full * (
             full * frame[1] / frame[0]
         )
     detect = pixels * PI4_US_PER_PIXEL / 1000
@@ -206,9 +222,48 @@ def pi4_estimate(figures: dict, settings: dict, here_yunet_320_ms: float, frame:
     }
 
 
+def window_crops(model: Path, test: FaceSet, pictures: list, faces: int, seed: int) -> dict:
+    """Accuracy on the same placed faces (one frame each, 80-240 px, turned up to 10 degrees) aligned from a whole
+    search's landmarks and from a window's around it: whether windows change what a face reads as, on
+    many more faces than the sequences hold."""
+    recognizer = EmotionRecognizer(model)
+    detector, classifier = recognizer.detector, recognizer.classifier
+    assert isinstance(detector, ScaledDetector)
+    windows = {"window_crops": Regions(), "window_128_margin_2_crops": Regions(window=128, margin=2.0)}
+    rng = np.random.default_rng(seed)
+    right: dict[str, list[bool]] = {"full_search_crops": [], **{name: [] for name in windows}}
+    for index in rng.choice(len(test.images), faces, replace=False):
+        picture = pictures[int(rng.integers(len(pictures)))]
+        frame = picture[:HEIGHT, :WIDTH].copy()
+        size, angle = rng.uniform(80, 240), rng.uniform(-10, 10)
+        centre = np.array([rng.uniform(150, WIDTH - 150), rng.uniform(130, HEIGHT - 130)])
+        place(frame, test.images[index], centre, size, angle)
+        truth = {"centre": tuple(centre), "size": size}
+        whole = match(detector.detect(frame), truth)
+        if whole is None:
+            continue
+        found = {"full_search_crops": whole}
+        for name, regions in windows.items():
+            found[name] = match(window_search(detector, frame, whole.box, regions, roll(whole)), truth)
+        if any(d is None for d in found.values()):
+            continue
+        gray, side = to_gray(frame), classifier.input_size
+        crops = np.array([align_face(gray, d.box, d.landmarks, side) for d in found.values()], np.uint8)
+        predicted = classifier.predict(scale(crops.reshape(-1, side, side))).argmax(axis=1)
+        for name, label in zip(found, predicted, strict=True):
+            right[name].append(int(label) == int(test.labels[index]))
+    return {"faces": len(right["full_search_crops"])} | {
+        f"{name}_pct": round(100 * float(np.mean(hits)), 2) for name, hits in right.items()
+    }
+
+
 def real_clip(model: Path) -> dict:
-    """Labels and change events on the real clip, per setting, against every-frame search."""
-    recognizers = {name: EmotionRecognizer(model, track=True, regions=regions) for name, regions in SETTINGS}
+    """Labels and change events on the real clip, per setting, against every-frame search; and the same for
+    every-frame searches at other widths, which say how far a change moves when the landmarks move a little."""
+    recognizers = {name: EmotionRecognizer(model, track=True, regions=regions) for name, regions in SETTINGS} | {
+        f"every_frame_{width}": EmotionRecognizer(model, track=True, detector=DetectorSettings(detect_width=width))
+        for width in CLIP_WIDTHS
+    }
     labels: dict[str, list] = {name: [] for name in recognizers}
     changes: dict[str, list] = {name: [] for name in recognizers}
     detect: dict[str, list] = {name: [] for name in recognizers}
@@ -248,6 +303,7 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=4, help="sequences of each kind")
     parser.add_argument("--frames", type=int, default=120, help="frames a sequence")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--crop-faces", type=int, default=2000, help="placed faces for the crop comparison")
     args = parser.parse_args()
     cv2.setNumThreads(2)
     test = load_faces(fer_csv(), "PrivateTest")
@@ -265,7 +321,7 @@ def main() -> None:
             frame, truths = render(seq, index, test.images, pictures)
             for name, recognizer in recognizers.items():
                 faces = recognizer.predict(frame, index / FPS)
-                tallies[name].add(recognizer, faces, truths, labels, key, names)
+                tallies[name].add(recognizer, faces, truths, labels, (key, index), names)
         for name, recognizer in recognizers.items():  # counts summed over the sequences
             total = searches.setdefault(name, {"frames": 0, "full_searches": 0, "windows": 0})
             if isinstance(recognizer.search, RegionSearch):
@@ -284,6 +340,13 @@ def main() -> None:
         regions = settings[name]
         entry["settings"] = None if regions is None else as_json(replace(regions, full_width=full_width(regions)))
         figures["settings"][name] = entry
+    # Accuracy where every setting found the face: whether following faces in windows changes what they read as.
+    common = set.intersection(*(set(tally.outcomes) for tally in tallies.values()))
+    figures["faces_every_setting_found"] = len(common)
+    for name, tally in tallies.items():
+        figures["settings"][name]["accuracy_where_all_found_pct"] = round(
+            100 * float(np.mean([tally.outcomes[k] for k in common])), 2
+        )
     here_320 = figures["settings"]["every_frame_320"]["detect_ms_median"]
     for name, entry in figures["settings"].items():
         entry |= pi4_estimate(entry, settings[name], here_320, (WIDTH, HEIGHT))
@@ -294,20 +357,23 @@ def main() -> None:
             entry["one_face_frame_ms_mean"] / base["one_face_frame_ms_mean"], 3
         )
         entry["detect_ms_vs_every_frame"] = round(entry["detect_ms_mean"] / base["detect_ms_mean"], 3)
+    figures["crops"] = window_crops(args.model, test, pictures, args.crop_faces, args.seed)
     if REAL_CLIP.is_file():
         figures["real_clip"] = {"clip": REAL_CLIP.name, **real_clip(args.model)}
     save("stream_tracking", figures)
     print(
         f"\n{'setting':20} {'detect':>7} {'frame':>7} {'x today':>8} {'1 face x':>9} {'found %':>8} {'80-120 %':>9} "
-        f"{'acc %':>6} {'ids':>4} {'false':>6} {'full %':>7} {'Pi4 ms':>7} {'Pi4 FPS':>8}"
+        f"{'acc %':>6} {'all %':>6} {'ids':>4} {'false':>6} {'full %':>7} {'Pi4 ms':>7} {'Pi4 FPS':>8}"
     )
     for name, e in figures["settings"].items():
         print(
             f"{name:20} {e['detect_ms_mean']:7.2f} {e['frame_ms_mean']:7.2f} {e['frame_ms_vs_every_frame']:8.3f} "
             f"{e['one_face_frame_ms_vs_every_frame']:9.3f} {e['found_pct']:8.2f} {e['found_80_120_px_pct']:9.2f} "
-            f"{e['pipeline_accuracy_pct']:6.2f} {e['id_switches']:4d} {e['false_faces']:6d} "
+            f"{e['pipeline_accuracy_pct']:6.2f} {e['accuracy_where_all_found_pct']:6.2f} "
+            f"{e['id_switches']:4d} {e['false_faces']:6d} "
             f"{100 * e['full_search_share']:7.2f} {e['pi4_frame_ms']:7.2f} {e['pi4_compute_fps']:8.1f}"
         )
+    print("crops:", figures["crops"])
     for name, e in figures.get("real_clip", {}).items():
         if name == "clip":
             continue

@@ -4,21 +4,22 @@ pipelines do, with a search of the whole frame only every few frames.
 On a camera or a video a face moves little from one frame to the next, so searching the whole frame
 again each time pays for pixels where no face is, and at the narrow width that makes it affordable
 small faces are missed. Instead each face found is searched again in the next frame in a square
-window ``margin`` times its size around its last box, resized to ``window`` px a side (the face
-about ``window / margin`` px there, large enough for the detector whatever its size in the frame),
-which gives a fresh box and landmarks for the alignment. A face followed for a few frames is searched
-in its window only every ``window_every`` frames; on the frames between, its last box and landmarks move
-on as it was moving (a tracker coasting between detections). The whole frame is searched, at
-``full_width`` (wider than an every-frame search can afford), every ``every`` frames, so new faces
-appear within that many frames, and at once whenever a window loses a followed face; a face only just
-found that its window loses is dropped without one (false faces often are; a real one is found again by
-the next full search). A followed face that is lost makes every frame a full search as long as the
-tracker keeps its id. Between full searches a frame with no face to follow costs nothing.
-See ``benchmarks/stream_tracking.py`` for the defaults.
+window ``margin`` times its size around its last box, turned as the face was turned (its eyes' line) so
+that it stands upright there, and resized to ``window`` px a side (the face about ``window / margin`` px
+there, large enough for the detector whatever its size in the frame), which gives a fresh box and
+landmarks for the alignment. A face followed for a few frames is searched in its window only every
+``window_every`` frames; on the frames between, its last box and landmarks move on as it was moving (a
+tracker coasting between detections). The whole frame is searched, at ``full_width`` (wider than an
+every-frame search can afford), every ``every`` frames, so new faces appear within that many frames. A
+followed face its window loses is looked for in a window twice as wide, then by a full search of the
+same frame; one still lost is looked for in a wide window where it was while the tracker keeps its id.
+A face only just found that its window loses is dropped without a full search (false faces often are;
+a real one is found again by the next full search). Between full searches a frame with no face to
+follow costs nothing. See ``benchmarks/stream_tracking.py`` for the defaults.
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -27,8 +28,9 @@ from edge_emotion.device.engine.detector import NMS_IOU, Box, Detection, Found, 
 from edge_emotion.device.engine.settings import FULL_WIDTH, MIN_SIDE, Regions
 from edge_emotion.preprocess import pixel_centres
 
-FOLLOWED = 3  # frames a face must have been followed before losing it makes every frame a full search
-HUNT = 5  # frames searched in full after such a loss: the tracker keeps an id 5 missed frames
+FOLLOWED = 3  # frames a face must have been followed before losing it costs a full search
+HUNT = 5  # frames a lost face is looked for in a wide window: the tracker keeps an id 5 missed frames
+WIDE = 2.0  # how much wider than its own window a lost face's window is
 
 DEFAULT_REGIONS = Regions()
 
@@ -42,11 +44,11 @@ class Region:
     since: int = 0  # frames since that search (moved on, not searched)
 
 
-def same_face(box: Box, other: Box) -> bool:
-    """Whether ``other`` is where the face last at ``box`` went: its centre within half a face of the old
-    centre, and half to twice its width."""
+def same_face(box: Box, other: Box, reach: float = 1.0) -> bool:
+    """Whether ``other`` is where the face last at ``box`` went: its centre within ``reach`` halves of a face of
+    the old centre, and half to twice its width."""
     distance = math.hypot(box[0] + box[2] / 2 - other[0] - other[2] / 2, box[1] + box[3] / 2 - other[1] - other[3] / 2)
-    return distance < 0.5 * max(box[2], box[3]) and 0.5 < other[2] / max(box[2], 1) < 2.0
+    return distance < 0.5 * reach * max(box[2], box[3]) and 0.5 < other[2] / max(box[2], 1) < 2.0
 
 
 def moved(region: Region) -> Detection:
@@ -67,13 +69,13 @@ class RegionSearch:
         self.detector, self.settings = detector, regions
         self.regions: list[Region] = []
         self.since_full = regions.every  # the first frame is searched in full
-        self.hunt = 0  # frames of full search left after a followed face was lost
+        self.missing: list[tuple[Region, int]] = []  # followed faces lost, with the frames left to look for them
         self.frames = self.full_searches = self.windows = 0
         self.last_full = False
 
     def forget(self) -> None:
         """No face in view any more (a video played again): the next frame is searched in full."""
-        self.regions, self.since_full, self.hunt = [], self.settings.every, 0
+        self.regions, self.since_full, self.missing = [], self.settings.every, []
 
     def full_ratio(self, width: int, height: int) -> float:
         """The full search's width / the frame's: ``full_width`` (or the detector's ``detect_width``, held to the
@@ -97,7 +99,7 @@ class RegionSearch:
     def detect(self, frame: np.ndarray) -> list[Detection]:
         height, width = frame.shape[:2]
         self.frames += 1
-        self.last_full = self.since_full >= self.settings.every or self.hunt > 0
+        self.last_full = self.since_full >= self.settings.every
         found: list[Detection] = []
         coasted: dict[int, Region] = {}  # id() of a face moved on without a search -> its region
         if self.last_full:
@@ -114,15 +116,19 @@ class RegionSearch:
                     found.append(guess)
                     continue
                 seen = self.follow(frame, region)
+                if not seen and region.frames >= FOLLOWED:  # moved fast or turned: a window twice as wide
+                    seen = self.follow(frame, region, WIDE)
                 found += seen
-                # a followed face lost: it moved fast, turned, or left; the whole frame says which. A face only
-                # just found is dropped: a false face often is, and the next full search finds a real one again.
+                # a followed face lost: it turned away or left; the whole frame says which. A face only just
+                # found is dropped: a false face often is, and the next full search finds a real one again.
                 lost = lost or (not seen and region.frames >= FOLLOWED)
             if lost:
                 self.last_full = True
                 found += [d for d in self.full(frame, width, height) if not any(same_face(f.box, d.box) for f in found)]
+        for region, _ in self.missing:  # a face lost a moment ago: looked for in a wide window while it may return
+            if not any(same_face(region.box, d.box) for d in found):
+                found += self.follow(frame, region, WIDE)
         found = self.distinct(found)
-        self.hunt = max(0, self.hunt - 1)
         regions = []
         for detection in found:
             if id(detection) in coasted:
@@ -131,10 +137,16 @@ class RegionSearch:
                     Region(detection.box, before.searched, before.frames + 1, before.motion, before.since + 1)
                 )
                 continue
-            known = next((r for r in self.regions if same_face(r.box, detection.box)), None)
+            known = next(
+                (r for r in self.regions + [r for r, _ in self.missing] if same_face(r.box, detection.box)), None
+            )
             regions.append(Region(detection.box, detection) if known is None else followed(known, detection))
-        if any(r.frames >= FOLLOWED and not any(same_face(r.box, d.box) for d in found) for r in self.regions):
-            self.hunt = HUNT
+        gone = [
+            (r, HUNT) for r in self.regions if r.frames >= FOLLOWED and not any(same_face(r.box, d.box) for d in found)
+        ]
+        self.missing = gone + [
+            (r, left - 1) for r, left in self.missing if left > 1 and not any(same_face(r.box, d.box) for d in found)
+        ]
         self.regions = regions
         self.since_full = 1 if self.last_full else self.since_full + 1
         return found
@@ -143,11 +155,15 @@ class RegionSearch:
         self.full_searches += 1
         return self.detector.detect_at(frame, self.full_ratio(width, height))
 
-    def follow(self, frame: np.ndarray, region: Region) -> list[Detection]:
-        """The face of ``region`` found again in its window, as a list of one detection, or none."""
+    def follow(self, frame: np.ndarray, region: Region, wider: float = 1.0) -> list[Detection]:
+        """The face of ``region`` found again in its window, or in one ``wider`` times as wide that accepts a face
+        as far again from where it was, as a list of one detection, or none."""
         self.windows += 1
+        window = self.settings if wider == 1.0 else replace(self.settings, margin=self.settings.margin * wider)
         found = [
-            f for f in window_search(self.detector, frame, region.box, self.settings) if same_face(region.box, f.box)
+            f
+            for f in window_search(self.detector, frame, region.box, window, roll(region.searched))
+            if same_face(region.box, f.box, wider)
         ]
         if not found:
             return []
@@ -175,34 +191,56 @@ def followed(before: Region, detection: Detection) -> Region:
     return Region(detection.box, detection, before.frames + 1, motion)
 
 
-def window_search(detector: ScaledDetector, frame: np.ndarray, box: Box, regions: Regions) -> list[Detection]:
+def roll(detection: Detection) -> float:
+    """How far ``detection``'s face is turned in the picture's plane, degrees (its eyes' line against the
+    horizontal, positive when the eye on the picture's right is lower); 0 without landmarks."""
+    if detection.landmarks is None:
+        return 0.0
+    (rx, ry), (lx, ly) = detection.landmarks[0], detection.landmarks[1]
+    return math.degrees(math.atan2(ly - ry, lx - rx))
+
+
+def window_search(
+    detector: ScaledDetector, frame: np.ndarray, box: Box, regions: Regions, degrees: float = 0.0
+) -> list[Detection]:
     """``detector``'s search in a square ``regions.window`` px window ``regions.margin`` times ``box``'s size around
-    its centre (black beyond the frame's edges), what it finds mapped back to frame pixels and filtered as a full
-    search filters it."""
+    its centre, turned by ``degrees`` so that a face turned that far stands upright in it (as MediaPipe turns its
+    regions: the detector finds upright faces best), black beyond the frame's edges; what it finds mapped back to
+    frame pixels and filtered as a full search filters it."""
     height, width = frame.shape[:2]
+    turn = math.radians(degrees)
+    reach = abs(math.cos(turn)) + abs(math.sin(turn))  # the turned window's bounding square / its side
     side = regions.margin * max(box[2], box[3])
-    left, top = box[0] + box[2] / 2 - side / 2, box[1] + box[3] / 2 - side / 2
+    outer = max(regions.window, math.ceil(regions.window * reach - 1e-9))  # the bounding square, window pixels
+    bound = side * outer / regions.window
+    left, top = box[0] + box[2] / 2 - bound / 2, box[1] + box[3] / 2 - bound / 2
     x0, y0 = max(0, math.floor(left)), max(0, math.floor(top))
-    x1, y1 = min(width, math.ceil(left + side)), min(height, math.ceil(top + side))
+    x1, y1 = min(width, math.ceil(left + bound)), min(height, math.ceil(top + bound))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return []
     factor = regions.window / side
-    size = (
-        min(regions.window, max(1, round((x1 - x0) * factor))),
-        min(regions.window, max(1, round((y1 - y0) * factor))),
-    )
+    size = (min(outer, max(1, round((x1 - x0) * factor))), min(outer, max(1, round((y1 - y0) * factor))))
     fx, fy = size[0] / (x1 - x0), size[1] / (y1 - y0)
     interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
     crop = cv2.resize(frame[y0:y1, x0:x1], size, interpolation=interpolation)
-    ox = min(regions.window - size[0], max(0, round((x0 - left) * factor)))
-    oy = min(regions.window - size[1], max(0, round((y0 - top) * factor)))
-    canvas = np.zeros((regions.window, regions.window, *frame.shape[2:]), np.uint8)
+    ox = min(outer - size[0], max(0, round((x0 - left) * factor)))
+    oy = min(outer - size[1], max(0, round((y0 - top) * factor)))
+    canvas = np.zeros((outer, outer, *frame.shape[2:]), np.uint8)
     canvas[oy : oy + size[1], ox : ox + size[0]] = crop
+    back = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # window pixels -> canvas pixels
+    if outer > regions.window or degrees:
+        centre = (outer - 1) / 2
+        upright = np.asarray(cv2.getRotationMatrix2D((centre, centre), degrees, 1.0), np.float64)
+        upright[:, 2] += (regions.window - outer) / 2
+        canvas = cv2.warpAffine(canvas, upright, (regions.window, regions.window), flags=cv2.INTER_LINEAR)
+        back = cv2.invertAffineTransform(upright)
     found: list[Found] = []
     for (x, y, w, h), points, score in detector.search(canvas, round(detector.min_face * factor)):
+        cx, cy = back @ (x + w / 2, y + h / 2, 1.0)
         if points is not None:
+            points = points @ back[:, :2].T + back[:, 2]
             points = np.column_stack(
                 [pixel_centres(points[:, 0] - ox, 1 / fx) + x0, pixel_centres(points[:, 1] - oy, 1 / fy) + y0]
             )
-        found.append(((x0 + (x - ox) / fx, y0 + (y - oy) / fy, w / fx, h / fy), points, score))
+        found.append(((x0 + (cx - w / 2 - ox) / fx, y0 + (cy - h / 2 - oy) / fy, w / fx, h / fy), points, score))
     return detector.kept(found, width, height)

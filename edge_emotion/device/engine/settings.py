@@ -36,9 +36,9 @@ MIN_FACE = 24  # frame pixels; a smaller face holds too little for a 48x48 input
 FULL_SEARCH_EVERY = 30  # frames between full searches: a new face appears within a second at 30 FPS
 MAX_FULL_SEARCH_EVERY = 1000
 FULL_WIDTH = 480  # a full search's width (never wider than the frame)
-WINDOW = 128  # a window's side in the detector's input, px: at 96 YuNet misses faces a window holds
-MARGIN = 2.0  # a window's side, in face widths
-WINDOW_EVERY = 2  # frames between a followed face's windows; between, it moves as it was moving
+WINDOW = 128  # a window's side in the detector's input, px (YuNet pads its input to multiples of 32)
+MARGIN = 1.3  # a window's side, in face widths: the face about 100 px in the window, where YuNet finds it best
+WINDOW_EVERY = 3  # frames between a followed face's windows; between, it moves as it was moving
 MAX_WINDOW_EVERY = 10
 
 EVENT_MODES = ("frames", "changes", "all")
