@@ -142,6 +142,14 @@ def train_command(
             metavar="SHARE",
         ),
     ] = 0.0,
+    occlude: Annotated[
+        float,
+        typer.Option(
+            help="With --augment: this share of the faces (0..1) also covered in part (a hand over the mouth, a "
+            "mask, dark glasses) at a random strength, besides --corrupt.",
+            metavar="SHARE",
+        ),
+    ] = 0.0,
     low_pass: Annotated[
         float,
         typer.Option(min=0.0, max=3.0, help="Gaussian blur (sigma, pixels) on every face this model will see."),
@@ -228,7 +236,7 @@ def train_command(
         epochs=epochs,
         batch_size=batch_size, learning_rate=learning_rate, schedule=schedule,
         label_smoothing=label_smoothing, weight_decay=weight_decay, augment=augment, blur=blur, corrupt=corrupt,
-        low_pass=low_pass,
+        occlude=occlude, low_pass=low_pass,
         precision=precision,
         teachers=tuple(map(str, teacher or ())), distill_weight=distill_weight,
         init_from=str(init_from) if init_from else None, seed=seed, strategy=strategy,

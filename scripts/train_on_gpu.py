@@ -126,7 +126,9 @@ def train_one(faces_file: Path, run_dir: Path, config_json: str, teacher_file: P
 
     def epoch_data() -> tuple[np.ndarray, np.ndarray]:
         order = rng.permutation(len(x))
-        return random_affine(x[order], rng, Jitter(blur=config.blur, corrupt=config.corrupt)), y[order]
+        return random_affine(
+            x[order], rng, Jitter(blur=config.blur, corrupt=config.corrupt, occlude=config.occlude)
+        ), y[order]
 
     say = TrainLog(run.log)
     with ThreadPoolExecutor(1) as pool:
@@ -230,7 +232,7 @@ def train(args: argparse.Namespace) -> None:
     faces_file.write_bytes(lzma.decompress(args.faces.read_bytes()))
     faces = dict(np.load(faces_file))
     args.runs.mkdir(parents=True, exist_ok=True)
-    recipe = {"corrupt": args.corrupt}
+    recipe = {"corrupt": args.corrupt, "occlude": args.occlude}
     if args.ferplus_weight is not None:
         recipe |= {"ferplus": FERPLUS, "ferplus_weight": args.ferplus_weight, "soft_labels": True}
     members = spec_configs(args.member, False, args.epochs, (), recipe)
@@ -280,6 +282,7 @@ def main() -> None:
     training.add_argument("--bundle", type=Path)
     training.add_argument("--ferplus-weight", type=float, help="as train --ferplus-weight (needs packed votes)")
     training.add_argument("--corrupt", type=float, default=0.0, help="as train --corrupt")
+    training.add_argument("--occlude", type=float, default=0.0, help="as train --occlude")
     one = commands.add_parser("one")
     one.add_argument("--faces", type=Path, required=True)
     one.add_argument("--run", type=Path, required=True)

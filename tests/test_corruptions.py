@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -80,11 +81,24 @@ def test_jitter_corrupts_before_its_resampling() -> None:
     assert differ.mean() > 0.8
 
 
+def test_jitter_occludes_the_share_asked_for_on_top_of_corruptions() -> None:
+    inputs = (faces(200).astype(np.float32) / 255)[..., np.newaxis]
+    still = Jitter(flip=False, degrees=0, zoom=0, shift=0)
+    occluded = random_affine(inputs, np.random.default_rng(4), replace(still, occlude=0.5))
+    changed = np.abs(occluded - inputs).reshape(200, -1).max(axis=1) > 1 / 255
+    assert 0.35 < changed.mean() < 0.65
+    # what it covers lies on the lower face or the eyes: the forehead's top rows stay as they were
+    assert np.allclose(occluded[:, :4], inputs[:, :4], atol=1e-5)
+    both = random_affine(inputs, np.random.default_rng(4), replace(still, corrupt=0.5, occlude=0.5))
+    assert (np.abs(both - inputs).reshape(200, -1).max(axis=1) > 1 / 255).mean() > changed.mean()
+
+
 @pytest.mark.parametrize(
     ("flags", "words"),
     [
         (["--ferplus-weight", "1.5"], "the FER+ vote weight must be within 0..1, got 1.5"),
         (["--corrupt", "2"], "--corrupt is the share of faces corrupted, within 0..1, got 2.0"),
+        (["--occlude", "-0.1"], "--occlude is the share of faces covered in part, within 0..1, got -0.1"),
     ],
 )
 def test_train_refuses_a_weight_or_share_outside_0_1_before_reading_data(

@@ -13,8 +13,10 @@ Gaussian up to that sigma, so a model learns both (``benchmarks/pipeline_faithfu
 A camera adds more than softness: ``corrupt`` puts that share of the faces under one of
 ``corruptions.FAMILIES`` (noise, dim light, JPEG, blur, small faces, contrast, exposure, framing,
 occlusion) at a random strength, before the jitter's resampling, as a camera's frame is
-corrupted before the face is cut out of it. With a teacher's targets computed on the clean
-faces, this is consistency distillation: the student learns the clean answer from a bad picture.
+corrupted before the face is cut out of it. ``occlude`` covers a further share in part (a hand
+over the mouth, a mask, dark glasses), the family that costs the models most (``benchmarks/robustness.py``).
+With a teacher's targets computed on the clean faces, this is consistency distillation: the
+student learns the clean answer from a bad picture.
 """
 
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ class Jitter:
     flip: bool = True
     blur: float = 0.0  # the largest Gaussian sigma (pixels) half the faces are softened by
     corrupt: float = 0.0  # the share of faces put under a random camera corruption
+    occlude: float = 0.0  # the share of faces also covered in part (a hand, a mask, glasses)
 
 
 def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = Jitter()) -> np.ndarray:
@@ -47,9 +50,11 @@ def random_affine(faces: np.ndarray, rng: np.random.Generator, jitter: Jitter = 
     shifts = rng.uniform(-jitter.shift, jitter.shift, (count, 2)) * size
     flips = rng.random(count) < 0.5 if jitter.flip else np.zeros(count, dtype=bool)
     sigmas = np.where(rng.random(count) < 0.5, rng.uniform(0.0, jitter.blur, count), 0.0)
-    if jitter.corrupt > 0:
+    if jitter.corrupt > 0 or jitter.occlude > 0:
         grey = np.round(np.clip(faces[..., 0], 0.0, 1.0) * 255).astype(np.uint8)
-        faces = (random_corruptions(grey, rng, jitter.corrupt).astype(np.float32) / 255)[..., np.newaxis]
+        grey = random_corruptions(grey, rng, jitter.corrupt) if jitter.corrupt > 0 else grey
+        grey = random_corruptions(grey, rng, jitter.occlude, ("occlusion",)) if jitter.occlude > 0 else grey
+        faces = (grey.astype(np.float32) / 255)[..., np.newaxis]
     out = np.empty_like(faces)
     for i, face in enumerate(faces[..., 0]):
         matrix = cv2.getRotationMatrix2D((centre, centre), angles[i], zooms[i])

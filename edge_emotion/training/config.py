@@ -35,6 +35,7 @@ class TrainConfig:
     augment: bool = True
     blur: float = 0.0
     corrupt: float = 0.0
+    occlude: float = 0.0
     low_pass: float = 0.0
     precision: str = "float32"
     teachers: tuple[str, ...] = ()
@@ -137,6 +138,8 @@ def check_flags(config: TrainConfig) -> None:
     check_vote_weight(config.ferplus_weight)
     if not 0.0 <= config.corrupt <= 1.0:
         raise EdgeEmotionError(f"--corrupt is the share of faces corrupted, within 0..1, got {config.corrupt}")
+    if not 0.0 <= config.occlude <= 1.0:
+        raise EdgeEmotionError(f"--occlude is the share of faces covered in part, within 0..1, got {config.occlude}")
 
 
 def resumed_config(saved: TrainConfig, given: dict[str, Any], out: Path, *, started: bool) -> TrainConfig:

@@ -271,7 +271,7 @@ def _fit(
         "low_pass_sigma": config.low_pass,
         "cache": _cache(config.cache, cluster),
     }
-    jitter = Jitter(blur=config.blur, corrupt=config.corrupt)
+    jitter = Jitter(blur=config.blur, corrupt=config.corrupt, occlude=config.occlude)
     train_data = make_dataset(
         train_faces, config.batch_size, train=True, augment=config.augment, jitter=jitter, **contract
     )
