@@ -51,6 +51,11 @@ def same_face(box: Box, other: Box, reach: float = 1.0) -> bool:
     return distance < 0.5 * reach * max(box[2], box[3]) and 0.5 < other[2] / max(box[2], 1) < 2.0
 
 
+def found_again(region: Region, found: list[Detection]) -> bool:
+    """Whether a face in ``found`` is ``region``'s, as far from it as a wide window looks."""
+    return any(same_face(region.box, d.box, WIDE) for d in found)
+
+
 def moved(region: Region) -> Detection:
     """``region``'s face where it is taken to be on the next frame: its last search's box and landmarks moved on
     as it was moving."""
@@ -137,16 +142,12 @@ class RegionSearch:
                     Region(detection.box, before.searched, before.frames + 1, before.motion, before.since + 1)
                 )
                 continue
-            known = next(
-                (r for r in self.regions + [r for r, _ in self.missing] if same_face(r.box, detection.box)), None
-            )
+            # a lost face found again starts afresh: its last search is too long ago to say how it moves
+            known = next((r for r in self.regions if same_face(r.box, detection.box)), None)
             regions.append(Region(detection.box, detection) if known is None else followed(known, detection))
-        gone = [
-            (r, HUNT) for r in self.regions if r.frames >= FOLLOWED and not any(same_face(r.box, d.box) for d in found)
-        ]
-        self.missing = gone + [
-            (r, left - 1) for r, left in self.missing if left > 1 and not any(same_face(r.box, d.box) for d in found)
-        ]
+        # a face counts as seen where a wide window would have taken it for this one
+        gone = [(r, HUNT) for r in self.regions if r.frames >= FOLLOWED and not found_again(r, found)]
+        self.missing = gone + [(r, left - 1) for r, left in self.missing if left > 1 and not found_again(r, found)]
         self.regions = regions
         self.since_full = 1 if self.last_full else self.since_full + 1
         return found
