@@ -244,7 +244,9 @@ def window_crops(model: Path, test: FaceSet, pictures: list, faces: int, seed: i
             continue
         found = {"full_search_crops": whole}
         for name, regions in windows.items():
-            found[name] = match(window_search(detector, frame, whole.box, regions, roll(whole)), truth)
+            found[name] = match(
+                window_search(detector, frame, whole.box, regions.window, regions.margin, roll(whole)), truth
+            )
         if any(d is None for d in found.values()):
             continue
         gray, side = to_gray(frame), classifier.input_size

@@ -107,6 +107,11 @@ def test_a_face_that_moved_fast_is_found_in_a_wider_window() -> None:
         search.detect(scene((200 + index, 150, 130)))
     (moved,) = search.detect(scene((260, 150, 130)))  # a face's width to the right: out of its window's reach
     assert near(moved.box, 260, 150, 130) and search.full_searches == 1 and not search.last_full
+    # the widest window a user may set is doubled for a lost face too
+    wide = RegionSearch(YuNetDetector(), Regions(every=50, margin=4.0, window_every=1))
+    for index in range(5):
+        wide.detect(scene((200 + index, 150, 130)))
+    assert wide.detect(scene()) == [] and wide.full_searches == 2
 
 
 def test_a_turned_face_is_searched_upright_in_its_window() -> None:

@@ -19,7 +19,7 @@ follow costs nothing. See ``benchmarks/stream_tracking.py`` for the defaults.
 """
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -160,10 +160,10 @@ class RegionSearch:
         """The face of ``region`` found again in its window, or in one ``wider`` times as wide that accepts a face
         as far again from where it was, as a list of one detection, or none."""
         self.windows += 1
-        window = self.settings if wider == 1.0 else replace(self.settings, margin=self.settings.margin * wider)
+        window, margin = self.settings.window, self.settings.margin * wider
         found = [
             f
-            for f in window_search(self.detector, frame, region.box, window, roll(region.searched))
+            for f in window_search(self.detector, frame, region.box, window, margin, roll(region.searched))
             if same_face(region.box, f.box, wider)
         ]
         if not found:
@@ -202,24 +202,24 @@ def roll(detection: Detection) -> float:
 
 
 def window_search(
-    detector: ScaledDetector, frame: np.ndarray, box: Box, regions: Regions, degrees: float = 0.0
+    detector: ScaledDetector, frame: np.ndarray, box: Box, window: int, margin: float, degrees: float = 0.0
 ) -> list[Detection]:
-    """``detector``'s search in a square ``regions.window`` px window ``regions.margin`` times ``box``'s size around
+    """``detector``'s search in a square ``window`` px window ``margin`` times ``box``'s size around
     its centre, turned by ``degrees`` so that a face turned that far stands upright in it (as MediaPipe turns its
     regions: the detector finds upright faces best), black beyond the frame's edges; what it finds mapped back to
     frame pixels and filtered as a full search filters it."""
     height, width = frame.shape[:2]
     turn = math.radians(degrees)
     reach = abs(math.cos(turn)) + abs(math.sin(turn))  # the turned window's bounding square / its side
-    side = regions.margin * max(box[2], box[3])
-    outer = max(regions.window, math.ceil(regions.window * reach - 1e-9))  # the bounding square, window pixels
-    bound = side * outer / regions.window
+    side = margin * max(box[2], box[3])
+    outer = max(window, math.ceil(window * reach - 1e-9))  # the bounding square, window pixels
+    bound = side * outer / window
     left, top = box[0] + box[2] / 2 - bound / 2, box[1] + box[3] / 2 - bound / 2
     x0, y0 = max(0, math.floor(left)), max(0, math.floor(top))
     x1, y1 = min(width, math.ceil(left + bound)), min(height, math.ceil(top + bound))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return []
-    factor = regions.window / side
+    factor = window / side
     size = (min(outer, max(1, round((x1 - x0) * factor))), min(outer, max(1, round((y1 - y0) * factor))))
     fx, fy = size[0] / (x1 - x0), size[1] / (y1 - y0)
     interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_LINEAR
@@ -229,11 +229,11 @@ def window_search(
     canvas = np.zeros((outer, outer, *frame.shape[2:]), np.uint8)
     canvas[oy : oy + size[1], ox : ox + size[0]] = crop
     back = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # window pixels -> canvas pixels
-    if outer > regions.window or degrees:
+    if outer > window or degrees:
         centre = (outer - 1) / 2
         upright = np.asarray(cv2.getRotationMatrix2D((centre, centre), degrees, 1.0), np.float64)
-        upright[:, 2] += (regions.window - outer) / 2
-        canvas = cv2.warpAffine(canvas, upright, (regions.window, regions.window), flags=cv2.INTER_LINEAR)
+        upright[:, 2] += (window - outer) / 2
+        canvas = cv2.warpAffine(canvas, upright, (window, window), flags=cv2.INTER_LINEAR)
         back = cv2.invertAffineTransform(upright)
     found: list[Found] = []
     for (x, y, w, h), points, score in detector.search(canvas, round(detector.min_face * factor)):
