@@ -24,6 +24,7 @@ from edge_emotion.training.resolve import load_model
 
 
 def scores(model: object, faces: FaceSet, mirror: bool) -> dict[str, float]:
+    """Accuracy in % against FER2013's labels and the FER+ majority."""
     summary = score_label_sets(model.predict(faces, mirror=mirror), faces.labels, faces.human).summary()
     return {
         "fer2013": round(100 * summary["fer2013_accuracy"], 2),
