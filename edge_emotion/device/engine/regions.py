@@ -51,9 +51,9 @@ def same_face(box: Box, other: Box, reach: float = 1.0) -> bool:
     return distance < 0.5 * reach * max(box[2], box[3]) and 0.5 < other[2] / max(box[2], 1) < 2.0
 
 
-def found_again(region: Region, found: list[Detection]) -> bool:
-    """Whether a face in ``found`` is ``region``'s, as far from it as a wide window looks."""
-    return any(same_face(region.box, d.box, WIDE) for d in found)
+def seen_near(box: Box, found: list[Detection], reach: float = 1.0) -> bool:
+    """Whether a face in ``found`` is the face last at ``box`` (``same_face`` with ``reach``)."""
+    return any(same_face(box, d.box, reach) for d in found)
 
 
 def moved(region: Region) -> Detection:
@@ -110,7 +110,7 @@ class RegionSearch:
         if self.last_full:
             found = self.full(frame, width, height)
             for region in self.regions:  # a face the full search missed: its window may still see it
-                if not any(same_face(region.box, d.box) for d in found):
+                if not seen_near(region.box, found):
                     found += self.follow(frame, region)
         else:
             lost = False
@@ -131,7 +131,7 @@ class RegionSearch:
                 self.last_full = True
                 found += [d for d in self.full(frame, width, height) if not any(same_face(f.box, d.box) for f in found)]
         for region, _ in self.missing:  # a face lost a moment ago: looked for in a wide window while it may return
-            if not any(same_face(region.box, d.box) for d in found):
+            if not seen_near(region.box, found):
                 found += self.follow(frame, region, WIDE)
         found = self.distinct(found)
         regions = []
@@ -146,8 +146,10 @@ class RegionSearch:
             known = next((r for r in self.regions if same_face(r.box, detection.box)), None)
             regions.append(Region(detection.box, detection) if known is None else followed(known, detection))
         # a face counts as seen where a wide window would have taken it for this one
-        gone = [(r, HUNT) for r in self.regions if r.frames >= FOLLOWED and not found_again(r, found)]
-        self.missing = gone + [(r, left - 1) for r, left in self.missing if left > 1 and not found_again(r, found)]
+        gone = [(r, HUNT) for r in self.regions if r.frames >= FOLLOWED and not seen_near(r.box, found, WIDE)]
+        self.missing = gone + [
+            (r, left - 1) for r, left in self.missing if left > 1 and not seen_near(r.box, found, WIDE)
+        ]
         self.regions = regions
         self.since_full = 1 if self.last_full else self.since_full + 1
         return found
