@@ -72,11 +72,12 @@ def robust_stack(views: dict[str, np.ndarray], faces: FaceSet) -> tuple[np.ndarr
 
 
 def choose_robust(args: argparse.Namespace) -> None:
-    faces = stratified_sample(load_faces(fer_csv(), "PublicTest", SHARED_FER / "fer2013new.csv"), args.limit, seed=0)
+    publictest = load_faces(fer_csv(), "PublicTest", SHARED_FER / "fer2013new.csv")
+    faces = stratified_sample(publictest, args.limit, seed=0)
     sets = corrupted_sets(faces, list(FAMILIES), ["medium"])
     members = [] if args.candidates_only else sorted(p for p in MEMBERS.iterdir() if is_member(p))
     folders = members + [Path(c) for c in args.candidate]
-    full = load_faces(fer_csv(), "PublicTest") if args.floor is not None else None
+    full = publictest if args.floor is not None else None
     views, costs, sizes, rows, stacked, whole = {}, {}, {}, {}, {}, {}
     for folder in folders:
         name = folder.name
