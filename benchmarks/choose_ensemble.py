@@ -15,14 +15,18 @@ every camera corruption at medium severity (``robustness.py``'s faces and seeds)
 maximises accuracy over the corrupted faces on FER2013's labels and the FER+ majority together.
 
     python benchmarks/choose_ensemble.py --robust [--candidate RUN ...] [--candidates-only] [--limit 1200]
-        [--floor 0.70] [--name NAME]
+        [--floor 0.70] [--cache DIR] [--name NAME]
 
 With ``--floor``, every ensemble of up to four candidates within the budget is scored instead, and the
 best over the corrupted faces is chosen among those whose clean accuracy on FER2013's labels over all of
 PublicTest is at least the floor: the rule the shipped models are chosen by when their targets are missed.
+
+With ``--cache DIR``, each candidate's probabilities are kept in DIR, named by its weights' digest and the
+sample size, so a later choice among more candidates predicts only the new ones.
 """
 
 import argparse
+import hashlib
 import itertools
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +35,7 @@ import numpy as np
 from common import SHARED_FER, fer_csv, save
 from robustness import corrupted_sets
 
+from edge_emotion.atomic import atomic_path
 from edge_emotion.metrics import score_label_sets
 from edge_emotion.training.corruptions import FAMILIES
 from edge_emotion.training.data import FaceSet, load_faces, stratified_sample
@@ -61,6 +66,38 @@ def robust_views(model: object, faces: FaceSet, sets: dict[str, np.ndarray]) -> 
     }
 
 
+def digest(folder: Path) -> str:
+    """A digest of a run's or member's weights (its .npz, .keras and .h5 files): what its predictions depend on."""
+    hashed = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in {".npz", ".keras", ".h5"}:
+            hashed.update(path.relative_to(folder).as_posix().encode() + path.read_bytes())
+    return hashed.hexdigest()[:16]
+
+
+def candidate_predictions(
+    folder: Path, faces: FaceSet, sets: dict[str, np.ndarray], full: FaceSet | None, cache: Path | None
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, int, int]:
+    """A candidate's probabilities on every set (and all of PublicTest with ``full``), its MACs and parameters;
+    from ``cache`` when it holds them for these weights and this many faces, else computed (and kept there)."""
+    kept = None if cache is None else cache / f"{folder.name}-{digest(folder)}-{len(faces)}.npz"
+    if kept is not None and kept.is_file():
+        with np.load(kept) as saved:
+            if all(key.replace("/", "_") in saved for key in sets) and (full is None or "whole" in saved):
+                views = {key: saved[key.replace("/", "_")] for key in sets}
+                return views, saved["whole"] if full is not None else None, int(saved["macs"]), int(saved["params"])
+    model = load_model(folder)
+    views = robust_views(model, faces, sets)
+    whole = None if full is None else model.predict(full)
+    cost, size = macs(model.model), model.model.count_params()
+    if kept is not None:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        extra = {} if whole is None else {"whole": whole}
+        with atomic_path(kept) as temporary, temporary.open("wb") as file:
+            np.savez(file, macs=cost, params=size, **extra, **{k.replace("/", "_"): v for k, v in views.items()})
+    return views, whole, cost, size
+
+
 def robust_stack(views: dict[str, np.ndarray], faces: FaceSet) -> tuple[np.ndarray, np.ndarray]:
     """The corrupted sets' probabilities stacked twice, against FER2013's labels and the FER+ majority, so
     that accuracy on the stack is the mean over corruptions and both label sets."""
@@ -81,11 +118,9 @@ def choose_robust(args: argparse.Namespace) -> None:
     views, costs, sizes, rows, stacked, whole = {}, {}, {}, {}, {}, {}
     for folder in folders:
         name = folder.name
-        model = load_model(folder)
-        views[name] = robust_views(model, faces, sets)
-        if full is not None:
-            whole[name] = model.predict(full)
-        costs[name], sizes[name] = macs(model.model), model.model.count_params()
+        views[name], predicted, costs[name], sizes[name] = candidate_predictions(folder, faces, sets, full, args.cache)
+        if predicted is not None:
+            whole[name] = predicted
         stacked[name], labels = robust_stack(views[name], faces)
         rows[name] = {"macs": costs[name], "params": sizes[name], **figures(views[name], faces)}
         print(name, rows[name], flush=True)
@@ -165,6 +200,7 @@ def main() -> None:
     parser.add_argument(
         "--floor", type=float, help="with --robust: every ensemble of up to four, at least this on FER2013's labels"
     )
+    parser.add_argument("--cache", type=Path, help="with --robust: keep each candidate's probabilities here")
     parser.add_argument("--name", default="choose_ensemble", help="results file name")
     args = parser.parse_args()
     if args.robust:
