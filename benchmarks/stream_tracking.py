@@ -335,7 +335,7 @@ def main() -> None:
         "sequences": {kind: args.sequences for kind in KINDS}, "frames_per_sequence": args.frames,
         "seconds": round(time.perf_counter() - started, 1), "settings": {},
         "pi4_us_per_pixel": round(PI4_US_PER_PIXEL, 4),
-        "note": "timings interleaved frame by frame on a machine running training jobs: compare ratios",
+        "note": "timings interleaved frame by frame, so other load falls on every setting alike: compare ratios",
     }  # fmt: skip
     for name, tally in tallies.items():
         entry = tally.figures(searches[name] if searches[name]["frames"] else None)
