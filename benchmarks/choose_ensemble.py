@@ -81,10 +81,11 @@ def candidate_predictions(
     """A candidate's probabilities on every set (and all of PublicTest with ``full``), its MACs and parameters;
     from ``cache`` when it holds them for these weights and this many faces, else computed (and kept there)."""
     kept = None if cache is None else cache / f"{folder.name}-{digest(folder)}-{len(faces)}.npz"
+    stored = {key: key.replace("/", "_") for key in sets}  # an .npz entry's name cannot hold "/"
     if kept is not None and kept.is_file():
         with np.load(kept) as saved:
-            if all(key.replace("/", "_") in saved for key in sets) and (full is None or "whole" in saved):
-                views = {key: saved[key.replace("/", "_")] for key in sets}
+            if all(name in saved for name in stored.values()) and (full is None or "whole" in saved):
+                views = {key: saved[name] for key, name in stored.items()}
                 return views, saved["whole"] if full is not None else None, int(saved["macs"]), int(saved["params"])
     model = load_model(folder)
     views = robust_views(model, faces, sets)
@@ -94,7 +95,7 @@ def candidate_predictions(
         kept.parent.mkdir(parents=True, exist_ok=True)
         extra = {} if whole is None else {"whole": whole}
         with atomic_path(kept) as temporary, temporary.open("wb") as file:
-            np.savez(file, macs=cost, params=size, **extra, **{k.replace("/", "_"): v for k, v in views.items()})
+            np.savez(file, macs=cost, params=size, **extra, **{stored[key]: v for key, v in views.items()})
     return views, whole, cost, size
 
 
