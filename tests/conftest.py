@@ -1,8 +1,10 @@
 """Small generated data and models: no camera, board or data set needed."""
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -14,6 +16,19 @@ from edge_emotion.labels import CLASS_NAMES
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 DATA = Path(__file__).parent / "data"
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "fer2013"
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_handled() -> Iterator[None]:
+    """Ctrl-C handled as an interactive shell leaves it: a suite started in a background job (``make test &``,
+    ``nohup``) inherits SIGINT ignored, which a run rightly keeps ignored, so the tests that stop a run with
+    it would see a run that cannot be stopped."""
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(scope="session")
