@@ -315,6 +315,7 @@ def test_a_broker_outage_loses_none_of_the_events_queued_within_the_bound(broker
     sink.publish(frame_line(0), [change(0)])
     wait_for(lambda: before.on("change"), what="the first change")
     before.close()
+    wait_for(lambda: sink.waiting() == 0, what="the broker to acknowledge the first change and state")
 
     broker.kill()
     wait_for(lambda: not sink.client.is_connected(), what="the sink to see the broker gone")
