@@ -1,22 +1,24 @@
-"""The README's figures, written from the results files that the benchmarks saved.
+"""The README's figures (and the docs' copies of the clip's output), written from the results files.
 
-Figures typed by hand go stale when a benchmark is rerun; these cannot: the README holds them
-between two markers, this script rewrites that block from ``benchmarks/results/*.json``, and a
-test fails when the block and the files disagree.
+Figures typed by hand go stale when a benchmark is rerun; these cannot: README.md and docs/device.md
+hold them between two markers, this script rewrites those blocks from ``benchmarks/results/*.json``,
+and a test fails when a block and the files disagree.
 
-    python benchmarks/readme_figures.py           # rewrite the block in README.md
-    python benchmarks/readme_figures.py --check   # exit 1 if README.md's block is stale
+    python benchmarks/readme_figures.py           # rewrite the stale blocks
+    python benchmarks/readme_figures.py --check   # exit 1 if a block is stale
 """
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 README = ROOT / "README.md"
+DEVICE_DOC = ROOT / "docs" / "device.md"
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -127,6 +129,23 @@ def events_sample(results: Path) -> list[str]:
     return ["```", f"$ {clip['command']}", *(json.dumps(event) for event in clip["events"]), "```"]
 
 
+def indented(lines: list[str]) -> list[str]:
+    """Lines as an indented code block of docs/device.md, blank lines around it."""
+    return ["", *(f"    {line}" for line in lines), ""]
+
+
+def clip_run(results: Path) -> list[str]:
+    """The clip's run in docs/device.md: the command, its settings line, then its typed events."""
+    clip = read("clip_events", results)
+    settings = '{"event": "settings", ...}   (the first line: the settings the run resolved)'
+    return indented([f"$ {clip['command']}", settings, *(json.dumps(event) for event in clip["events"])])
+
+
+def clip_summary(results: Path) -> list[str]:
+    """The summary for a person that the same run printed at its end."""
+    return indented(read("clip_events", results)["summary_for_a_person"])
+
+
 def figures(results: Path) -> list[str]:
     """The tables and lines of the Figures section."""
     return [*models_table(results), "", loop_line(results), "", steadiness_line(results), "", extras_line(results)]
@@ -143,39 +162,50 @@ def test_time(results: Path) -> list[str]:
     ]
 
 
-BLOCKS = {"figures": figures, "events": events_sample, "test-time": test_time}
+BLOCKS: dict[Path, dict[str, Callable[[Path], list[str]]]] = {
+    README: {"figures": figures, "events": events_sample, "test-time": test_time},
+    DEVICE_DOC: {"clip-run": clip_run, "clip-summary": clip_summary},
+}
 
 
 def render(name: str, results: Path = RESULTS) -> str:
     """One block, markers included."""
     begin, end = markers(name)
-    return "\n".join([begin, *BLOCKS[name](results), end])
+    (write,) = [blocks[name] for blocks in BLOCKS.values() if name in blocks]
+    return "\n".join([begin, *write(results), end])
 
 
-def current_block(readme: str, name: str) -> str:
-    """The block as the README holds it now; an error when its markers are missing."""
+def current_block(text: str, name: str) -> str:
+    """The block as a document holds it now; an error when its markers are missing."""
     begin, end = markers(name)
-    start, stop = readme.find(begin), readme.find(end)
+    start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
-        raise SystemExit(f"error: {README.name} has no {name} block ({begin!r} … {end!r})")
-    return readme[start : stop + len(end)]
+        raise SystemExit(f"error: no {name} block ({begin!r} … {end!r})")
+    return text[start : stop + len(end)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if a block of the README is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a block is stale")
     args = parser.parse_args()
-    readme = README.read_text()
-    stale = [name for name in BLOCKS if current_block(readme, name) != render(name)]
+    texts = {document: document.read_text() for document in BLOCKS}
+    stale = {
+        document: [name for name in BLOCKS[document] if current_block(text, name) != render(name)]
+        for document, text in texts.items()
+    }
+    named = [f"{document.name}'s {name}" for document, names in stale.items() for name in names]
     if args.check:
-        if stale:
-            sys.exit(f"error: {README.name}'s {' and '.join(stale)} are stale: run python benchmarks/readme_figures.py")
-        print("README figures match benchmarks/results")
+        if named:
+            sys.exit(f"error: {' and '.join(named)} stale: run python benchmarks/readme_figures.py")
+        print("README and docs figures match benchmarks/results")
         return
-    for name in stale:
-        readme = readme.replace(current_block(readme, name), render(name))
-    README.write_text(readme)
-    print(f"rewrote {', '.join(stale) or 'nothing'} in {README.name}")
+    for document, names in stale.items():
+        text = texts[document]
+        for name in names:
+            text = text.replace(current_block(text, name), render(name))
+        if names:
+            document.write_text(text)
+    print(f"rewrote {', '.join(named) or 'nothing'}")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,22 @@ def load_readme_figures():
 
 def test_the_generated_blocks_equal_what_the_results_files_say():
     figures = load_readme_figures()
-    for name in figures.BLOCKS:
-        assert figures.current_block(README, name) == figures.render(name), "run python benchmarks/readme_figures.py"
+    assert {document.name for document in figures.BLOCKS} == {"README.md", "device.md"}
+    for document, blocks in figures.BLOCKS.items():
+        text = document.read_text()
+        for name in blocks:
+            assert figures.current_block(text, name) == figures.render(name), "run python benchmarks/readme_figures.py"
+
+
+def test_a_changed_clip_run_makes_the_device_docs_block_stale(tmp_path):
+    figures = load_readme_figures()
+    for source in (ROOT / "benchmarks" / "results").glob("*.json"):
+        (tmp_path / source.name).write_text(source.read_text())
+    clip = tmp_path / "clip_events.json"
+    clip.write_text(clip.read_text().replace('"frame": 237', '"frame": 238'))
+    device = (ROOT / "docs" / "device.md").read_text()
+    assert figures.render("clip-run", tmp_path) != figures.current_block(device, "clip-run")
+    assert figures.render("clip-summary", tmp_path) == figures.current_block(device, "clip-summary")
 
 
 def test_a_changed_results_file_makes_the_block_stale(tmp_path):
