@@ -22,7 +22,7 @@ best over the corrupted faces is chosen among those whose clean accuracy on FER2
 PublicTest is at least the floor: the rule the shipped models are chosen by when their targets are missed.
 
 With ``--cache DIR``, each candidate's probabilities are kept in DIR, named by its weights' digest and the
-sample size, so a later choice among more candidates predicts only the new ones.
+sampled faces' digest, so a later choice among more candidates predicts only the new ones.
 """
 
 import argparse
@@ -75,12 +75,21 @@ def digest(folder: Path) -> str:
     return hashed.hexdigest()[:16]
 
 
+def faces_digest(faces: FaceSet) -> str:
+    """A digest of the sampled faces, their labels and their FER+ votes: a changed data file changes it."""
+    hashed = hashlib.sha256()
+    for array in (faces.images, faces.targets, faces.votes):
+        if array is not None:
+            hashed.update(np.ascontiguousarray(array).tobytes())
+    return hashed.hexdigest()[:12]
+
+
 def candidate_predictions(
     folder: Path, faces: FaceSet, sets: dict[str, np.ndarray], full: FaceSet | None, cache: Path | None
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None, int, int]:
     """A candidate's probabilities on every set (and all of PublicTest with ``full``), its MACs and parameters;
-    from ``cache`` when it holds them for these weights and this many faces, else computed (and kept there)."""
-    kept = None if cache is None else cache / f"{folder.name}-{digest(folder)}-{len(faces)}.npz"
+    from ``cache`` when it holds them for these weights and these faces, else computed (and kept there)."""
+    kept = None if cache is None else cache / f"{folder.name}-{digest(folder)}-{faces_digest(faces)}.npz"
     stored = {key: key.replace("/", "_") for key in sets}  # an .npz entry's name cannot hold "/"
     if kept is not None and kept.is_file():
         with np.load(kept) as saved:

@@ -1,4 +1,4 @@
-"""choose_ensemble.py --cache: a candidate's kept probabilities are reused only for the same weights."""
+"""choose_ensemble.py --cache: a candidate's kept probabilities are reused only for the same weights and faces."""
 
 import shutil
 import sys
@@ -14,7 +14,7 @@ from edge_emotion.training.corruptions import corrupt
 from edge_emotion.training.data import load_faces
 
 
-def test_cached_predictions_are_reused_for_the_same_weights_only(
+def test_cached_predictions_are_reused_for_the_same_weights_and_faces_only(
     trained_run: Path, fer_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     faces = load_faces(fer_csv, "PublicTest")
@@ -34,6 +34,11 @@ def test_cached_predictions_are_reused_for_the_same_weights_only(
     np.testing.assert_array_equal(whole_again, whole)
     for name in sets:
         np.testing.assert_array_equal(again[name], views[name])
+
+    other = load_faces(fer_csv, "PublicTest")
+    other.images[0] = 255 - other.images[0]  # another data file with as many faces: the kept predictions do not apply
+    with pytest.raises(AssertionError, match="predicted again"):
+        choose_ensemble.candidate_predictions(run, other, {"clean": other.images}, other, cache)
 
     weights = next(path for path in sorted(run.rglob("*")) if path.suffix in {".keras", ".npz", ".h5"})
     weights.write_bytes(weights.read_bytes() + b"\0")  # other weights: the kept predictions no longer apply
