@@ -208,6 +208,22 @@ def test_init_from_a_tflite_model_says_so(source: str, fer_csv: Path, tiny_arch:
     assert not (out / "config.json").exists()
 
 
+@pytest.mark.parametrize("flag", ["--teacher", "--init-from"])
+def test_a_keras_model_of_another_input_size_is_refused(
+    flag: str, fer_csv: Path, tiny_arch: str, tmp_path: Path
+) -> None:
+    from edge_emotion.training.tf_import import import_keras
+
+    keras = import_keras()
+    other = keras.Sequential([keras.Input((64, 64, 1)), keras.layers.Flatten(), keras.layers.Dense(7, "softmax")])
+    source = tmp_path / "wide.keras"
+    other.save(source)
+    out = tmp_path / "run"
+    args = ["train", "--data", str(fer_csv), "--arch", tiny_arch, "--epochs", "1", flag, str(source)]
+    one_error(runner.invoke(app, [*args, "--out", str(out)]), r"wide\.keras: takes inputs of .*64, 64, 1.*48x48x1")
+    assert not out.exists()
+
+
 # Convert
 
 
