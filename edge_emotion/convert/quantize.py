@@ -12,6 +12,7 @@ from edge_emotion.errors import EdgeEmotionError
 from edge_emotion.preprocess import INPUT_SHAPE, model_inputs
 from edge_emotion.quiet import native_output_hidden, verbose
 from edge_emotion.training.data import FaceSet, stratified_sample
+from edge_emotion.training.models import check_input
 from edge_emotion.training.tf_import import import_keras, import_tf
 
 MODES = ("int8", "float16", "float32")
@@ -24,12 +25,6 @@ def representative_faces(faces: FaceSet, count: int, seed: int, low_pass_sigma: 
     return model_inputs(stratified_sample(faces, count, seed).images, low_pass_sigma)
 
 
-def check_input_shape(model: Any) -> None:
-    shape = tuple(model.input_shape[1:])
-    if shape != INPUT_SHAPE:
-        raise EdgeEmotionError(f"model input is {shape}, expected {INPUT_SHAPE} (48x48 grey faces)")
-
-
 def to_tflite(model: Any, mode: str, representative: np.ndarray | None = None, *, static_batch: bool = False) -> bytes:
     """The model as TFLite.
 
@@ -40,7 +35,7 @@ def to_tflite(model: Any, mode: str, representative: np.ndarray | None = None, *
     """
     if mode not in MODES:
         raise EdgeEmotionError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    check_input_shape(model)
+    check_input(model, model.name)
     tf = import_tf()
     if static_batch:
         keras = import_keras()

@@ -55,6 +55,14 @@ def build_float32(name: str) -> Any:
     return build_model(name)
 
 
+def check_input(model: Any, where: str | Path) -> None:
+    """A Keras model of another input (a 64x64 or colour one) fails in one line, not deep in predict or convert."""
+    shape = model.input_shape  # (None, rows, columns, channels); a list for a model of several inputs
+    if not isinstance(shape, tuple) or shape[1:] != INPUT_SHAPE:
+        size = "x".join(str(d) for d in INPUT_SHAPE)
+        raise EdgeEmotionError(f"{where}: takes inputs of {shape}; every model here takes {size} grey faces")
+
+
 def set_weights(model: Any, weights: list[np.ndarray], source: Path) -> None:
     """Load ``weights`` into ``model``; one clear error when their shapes do not fit."""
     expected = [tuple(w.shape) for w in model.get_weights()]

@@ -20,12 +20,12 @@ import numpy as np
 from edge_emotion.atomic import reading
 from edge_emotion.device.engine.classifier import Classifier, mirror_averaged
 from edge_emotion.errors import EdgeEmotionError
-from edge_emotion.preprocess import INPUT_SHAPE, scale
+from edge_emotion.preprocess import scale
 from edge_emotion.shipped import SHIPPED, model_path
 from edge_emotion.training.config import TrainConfig, load_config
 from edge_emotion.training.data import FaceSet
 from edge_emotion.training.members import is_member, load_member
-from edge_emotion.training.models import predict_keras
+from edge_emotion.training.models import check_input, predict_keras
 from edge_emotion.training.run_folder import RunFolder, load_best_model
 from edge_emotion.training.tf_import import import_keras
 
@@ -117,14 +117,5 @@ def load_model(model: str | Path, *, keras: bool = False, threads: int = 2) -> L
     loader = import_keras().models
     with reading(path, "not a Keras model: give a run folder or a .keras file that Keras saved"):
         model = loader.load_model(path)
-    check_input(path, model)
+    check_input(model, path)
     return LoadedModel(path, kind, model)
-
-
-def check_input(path: Path, model: Any) -> None:
-    """A Keras file of another input (a 64x64 or colour model) fails here in one line, not deep in predict."""
-    shape = model.input_shape  # (None, rows, columns, channels); a list for a model of several inputs
-    fits = isinstance(shape, tuple) and len(shape) == 1 + len(INPUT_SHAPE)
-    if not fits or any(given not in (None, wanted) for given, wanted in zip(shape[1:], INPUT_SHAPE, strict=True)):
-        size = "x".join(str(d) for d in INPUT_SHAPE)
-        raise EdgeEmotionError(f"{path}: takes inputs of {shape}; every model here takes {size} grey faces")
